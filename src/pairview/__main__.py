@@ -1,0 +1,3 @@
+from pairview.cli import main
+
+raise SystemExit(main())

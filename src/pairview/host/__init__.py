@@ -1,0 +1,1 @@
+"""The host app: captures the screen and serves it to each guest over WebRTC."""

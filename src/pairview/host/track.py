@@ -1,0 +1,65 @@
+"""A video track that hands already-encoded packets to one guest's RTP sender.
+
+aiortc's RTCRtpSender packetizes an `av.Packet` as it is instead of
+encoding a frame, so every guest's sender shares the one encoder of
+`VideoPipeline`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from pairview.host.pipeline import VideoPipeline
+
+logger = logging.getLogger(__name__)
+
+# Packets waiting for a guest's sender. Past this, the guest is too slow to
+# catch up frame by frame: drop them all and start again at a keyframe.
+MAX_QUEUED_PACKETS = 30
+
+
+class EncodedVideoTrack(MediaStreamTrack):
+    kind = "video"
+
+    def __init__(self, pipeline: VideoPipeline) -> None:
+        super().__init__()
+        self._pipeline = pipeline
+        self._queue: deque[av.Packet] = deque()
+        self._ready = asyncio.Event()
+        self._waiting_for_keyframe = True
+        self.dropped = 0
+        pipeline.add_sink(self._push)
+
+    def _push(self, packets: list[av.Packet], keyframe: bool) -> None:
+        if self._waiting_for_keyframe and not keyframe:
+            return
+        if len(self._queue) + len(packets) > MAX_QUEUED_PACKETS:
+            self.dropped += len(self._queue)
+            self._queue.clear()
+            self._waiting_for_keyframe = True
+            self._pipeline.request_keyframe()
+            if not keyframe:
+                return
+        self._waiting_for_keyframe = False
+        self._queue.extend(packets)
+        self._ready.set()
+
+    async def recv(self) -> Any:
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        return self._queue.popleft()
+
+    def stop(self) -> None:
+        if self.readyState == "live":
+            self._pipeline.remove_sink(self._push)
+        super().stop()
+        self._ready.set()

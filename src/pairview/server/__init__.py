@@ -1,0 +1,1 @@
+"""The Pairview server: rooms, signaling, the web client and ICE configuration."""

@@ -1,0 +1,96 @@
+"""The FastAPI application: wiring of database, rooms, signaling and pages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
+
+from pairview import __version__
+from pairview.protocol.signaling import CloseCode, IceServerInfo
+from pairview.server import api, db, web
+from pairview.server.rooms import RoomStore
+from pairview.server.signaling import SignalingHub
+from pairview.server.state import ServerState
+from pairview.server.tokens import ResumeSigner, load_or_create_secret_key
+from pairview.server.ws import SignalingService
+from pairview.settings import ServerSettings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: ServerSettings, tls: bool = False) -> FastAPI:
+    """Build the server application; the database is opened and migrated at start-up."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = db.create_engine(settings.resolved_database_url)
+        try:
+            await db.upgrade(engine)
+        except Exception:
+            await engine.dispose()
+            raise
+
+        if settings.secret_key is not None:
+            key = settings.secret_key.get_secret_value().encode()
+        else:
+            key = load_or_create_secret_key(settings.data_dir)
+        hub = SignalingHub(grace=settings.reconnect_grace)
+        rooms = RoomStore(db.sessionmaker(engine))
+        signaling = SignalingService(settings, hub, rooms, ResumeSigner(key), ice_servers_for)
+        app.state.pairview = ServerState(settings, engine, rooms, hub, signaling)
+        expiry = asyncio.create_task(signaling.expire_away_peers())
+        logger.info("Pairview server %s started", __version__)
+        try:
+            yield
+        finally:
+            expiry.cancel()
+            signaling.close_all(CloseCode.GOING_AWAY, "server shutting down")
+            await asyncio.sleep(0)
+            await engine.dispose()
+            logger.info("Pairview server stopped")
+
+    def ice_servers_for(room_id: str, peer_id: str) -> list[IceServerInfo]:
+        return [
+            IceServerInfo(
+                urls=server.urls,
+                username=server.username,
+                credential=server.credential.get_secret_value() if server.credential else None,
+            )
+            for server in settings.ice_servers
+        ]
+
+    app = FastAPI(
+        title="Pairview",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.add_middleware(web.SecurityHeaders, hsts=tls)
+    app.include_router(api.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+
+    @app.websocket("/ws")
+    async def signaling_socket(websocket: WebSocket) -> None:
+        state: ServerState = websocket.app.state.pairview
+        await state.signaling.handle(websocket)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_unavailable(request: Request, error: SQLAlchemyError) -> JSONResponse:
+        logger.error("database error on %s %s: %s", request.method, request.url.path, type(error).__name__)
+        return JSONResponse(
+            {"detail": "The server cannot reach its database; try again shortly."},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    return app

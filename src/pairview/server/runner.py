@@ -1,0 +1,148 @@
+"""Running the server with uvicorn: as `pairview server`, or embedded in the host app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import uvicorn
+
+from pairview.errors import ConfigError, PairviewError
+from pairview.server.app import create_app
+from pairview.server.network import is_loopback, is_wildcard, reachable_hosts, url_host
+from pairview.server.tls import Certificate, ensure_self_signed, load_fingerprint
+from pairview.settings import ServerSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    cert_path: str
+    key_path: str
+    fingerprint: str
+    self_signed: bool
+
+
+def plan_tls(settings: ServerSettings) -> TlsFiles | None:
+    """Decide how the server speaks: HTTPS with given or self-signed files, or plain HTTP.
+
+    Plain HTTP is allowed on loopback, or beyond it only with `insecure_http`.
+    """
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise ConfigError("Give both --tls-cert and --tls-key, or neither.")
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        for path in (settings.tls_cert, settings.tls_key):
+            if not path.is_file():
+                raise ConfigError(f"TLS file {path} does not exist or is not a file.")
+        try:
+            given_fingerprint = load_fingerprint(settings.tls_cert)
+        except ValueError:
+            raise ConfigError(f"TLS certificate {settings.tls_cert} is not a PEM certificate.") from None
+        return TlsFiles(str(settings.tls_cert), str(settings.tls_key), given_fingerprint, False)
+    if is_loopback(settings.host) or settings.insecure_http:
+        return None
+    names = [*reachable_hosts(settings.host), "127.0.0.1", "localhost"]
+    certificate: Certificate = ensure_self_signed(settings.data_dir, names)
+    return TlsFiles(str(certificate.cert_path), str(certificate.key_path), certificate.fingerprint, True)
+
+
+def public_base_url(settings: ServerSettings, port: int, tls: TlsFiles | None) -> str:
+    """The base of guest links: the configured public URL, else this machine's first address."""
+    if settings.public_url:
+        return settings.public_url
+    scheme = "https" if tls else "http"
+    host = reachable_hosts(settings.host)[0]
+    return f"{scheme}://{url_host(host)}:{port}"
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Open the listening socket first, so a busy port is a clear error and port 0 works."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise PairviewError(
+            f"Cannot listen on {host} port {port}: {error.strerror}. "
+            "Choose another with --port, or stop what uses it."
+        ) from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the program around it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class RunningServer:
+    server: _Server
+    task: asyncio.Task[None]
+    host: str
+    port: int
+    tls: TlsFiles | None
+    base_url: str
+
+    @property
+    def local_url(self) -> str:
+        """A URL for this process's own requests: loopback when bound to every address."""
+        scheme = "https" if self.tls else "http"
+        host = "127.0.0.1" if is_wildcard(self.host) else url_host(self.host)
+        return f"{scheme}://{host}:{self.port}"
+
+    def client_ssl_context(self) -> ssl.SSLContext | None:
+        """TLS settings that trust this server's certificate, for the host's own requests."""
+        if self.tls is None:
+            return None
+        context = ssl.create_default_context(cafile=self.tls.cert_path)
+        return context
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError, SystemExit):
+            await self.task
+
+
+async def start_server(settings: ServerSettings, access_log: bool = True) -> RunningServer:
+    """Start the server on the running event loop and return once it accepts connections."""
+    tls = plan_tls(settings)
+    sock = bind_socket(settings.host, settings.port)
+    port = int(sock.getsockname()[1])
+    config = uvicorn.Config(
+        create_app(settings, tls=tls is not None),
+        log_config=None,
+        access_log=access_log,
+        ws_max_size=settings.signaling_max_message_bytes,
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+        ssl_certfile=tls.cert_path if tls else None,
+        ssl_keyfile=tls.key_path if tls else None,
+        server_header=False,
+        timeout_graceful_shutdown=3,
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            sock.close()
+            try:
+                task.result()
+            except SystemExit:
+                raise PairviewError("The server failed to start; see the error above.") from None
+            raise PairviewError("The server stopped during start-up.")
+        await asyncio.sleep(0.02)
+    base = public_base_url(settings, port, tls)
+    return RunningServer(server, task, settings.host, port, tls, base)

@@ -1,0 +1,34 @@
+"""What the running server holds: settings, database, rooms and signaling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import HTTPConnection
+
+from pairview.server.rooms import RoomStore
+from pairview.server.signaling import SignalingHub
+from pairview.server.ws import SignalingService
+from pairview.settings import ServerSettings
+
+
+@dataclass
+class ServerState:
+    settings: ServerSettings
+    engine: AsyncEngine
+    rooms: RoomStore
+    hub: SignalingHub
+    signaling: SignalingService
+
+    def public_base_url(self, request: Request) -> str:
+        """The base of links given out: the configured public URL, else this request's."""
+        if self.settings.public_url:
+            return self.settings.public_url
+        return str(request.base_url).rstrip("/")
+
+
+def get_state(connection: HTTPConnection) -> ServerState:
+    state: ServerState = connection.app.state.pairview
+    return state

@@ -1,0 +1,270 @@
+"""Settings for the server and the host app.
+
+Every value comes from, in order of precedence: a command-line flag, an
+environment variable (`PAIRVIEW_*` for the server, `PAIRVIEW_SHARE_*` for
+the host app), a TOML file (tables `[server]` and `[share]`), or the
+default. Values are validated at start-up and a bad one is reported with
+the name a user can act on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from pairview.errors import ConfigError
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_BITRATE_UNITS = {"": 1, "k": 1_000, "m": 1_000_000}
+
+
+def parse_duration(value: object) -> float:
+    """Parse seconds given as a number or as text such as "90s", "15m", "24h" or "7d"."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as 30s, 15m or 24h, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value.lower())
+        if match is None:
+            raise ValueError(f"expected a duration such as 30s, 15m or 24h, got {value!r}")
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+    else:
+        raise ValueError(f"expected a duration such as 30s, 15m or 24h, got {value!r}")
+    if seconds <= 0:
+        raise ValueError(f"expected a positive duration, got {value!r}")
+    return seconds
+
+
+def parse_bitrate(value: object) -> int:
+    """Parse bits per second given as a number or as text such as "2500k" or "8M"."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a bitrate such as 2500k or 8M, got {value!r}")
+    if isinstance(value, int):
+        bits = value
+    elif isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([km]?)(?:bit/s|bps)?\s*", value.lower())
+        if match is None:
+            raise ValueError(f"expected a bitrate such as 2500k or 8M, got {value!r}")
+        bits = int(float(match.group(1)) * _BITRATE_UNITS[match.group(2)])
+    else:
+        raise ValueError(f"expected a bitrate such as 2500k or 8M, got {value!r}")
+    if bits <= 0:
+        raise ValueError(f"expected a positive bitrate, got {value!r}")
+    return bits
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Bitrate = Annotated[int, BeforeValidator(parse_bitrate)]
+Port = Annotated[int, Field(ge=0, le=65535)]
+
+
+def default_data_dir() -> Path:
+    """Return the per-user data directory, following the XDG base directory rules."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "pairview"
+
+
+def default_config_dir() -> Path:
+    """Return the per-user configuration directory, following the XDG rules."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "pairview"
+
+
+class IceServer(BaseModel):
+    """One entry of an RTCConfiguration's iceServers list."""
+
+    urls: list[str] = Field(min_length=1)
+    username: str | None = None
+    credential: SecretStr | None = None
+
+    @field_validator("urls", mode="before")
+    @classmethod
+    def _one_url_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("urls")
+    @classmethod
+    def _stun_or_turn(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not re.match(r"^(stun|stuns|turn|turns):", url):
+                raise ValueError(f"expected a stun:, stuns:, turn: or turns: URL, got {url!r}")
+        return urls
+
+
+_config_file: ContextVar[Path | None] = ContextVar("pairview_config_file", default=None)
+
+
+class _TomlTableSource(PydanticBaseSettingsSource):
+    """Reads one table of the TOML configuration file, if a file was given."""
+
+    def __init__(self, settings_cls: type[BaseSettings], table: str) -> None:
+        super().__init__(settings_cls)
+        self._values: dict[str, Any] = {}
+        path = _config_file.get()
+        if path is None:
+            return
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ConfigError(f"Cannot read configuration file {path}: {error.strerror}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"Invalid TOML in configuration file {path}: {error}") from None
+        section = document.get(table, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"Configuration file {path}: [{table}] must be a table")
+        self._values = section
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+class _Settings(BaseSettings):
+    toml_table: ClassVar[str] = ""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlTableSource(settings_cls, cls.toml_table))
+
+
+class ServerSettings(_Settings):
+    """Settings of `pairview server`, and of the server that `pairview share` embeds."""
+
+    model_config = SettingsConfigDict(env_prefix="PAIRVIEW_", extra="forbid")
+    toml_table: ClassVar[str] = "server"
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    host: str = "127.0.0.1"
+    port: Port = 8800
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    insecure_http: bool = False
+    public_url: str | None = None
+    allowed_origins: list[str] = Field(default_factory=list)
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    database_url: str | None = None
+    invite_ttl: Duration = 24 * 3600
+    max_invite_ttl: Duration = 30 * 86400
+    room_creation_token: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    signaling_max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
+    signaling_rate: float = Field(default=20.0, gt=0)
+    signaling_burst: int = Field(default=200, ge=1)
+    signaling_join_timeout: Duration = 10
+    reconnect_grace: Duration = 20
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^/\s]+$", value.rstrip("/")):
+            raise ValueError(f"expected an http:// or https:// URL with no path, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.match(r"^https?://[^/\s]+$", value):
+                raise ValueError(f"expected origins such as https://example.com, got {value!r}")
+        return values
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'pairview.db'}"
+
+
+Codec = Literal["vp8", "h264"]
+
+
+class ShareSettings(_Settings):
+    """Settings of `pairview share`, the host app."""
+
+    model_config = SettingsConfigDict(env_prefix="PAIRVIEW_SHARE_", extra="forbid")
+    toml_table: ClassVar[str] = "share"
+
+    server: str | None = None
+    server_token: SecretStr | None = None
+    cafile: Path | None = None
+    bind: str = "127.0.0.1"
+    port: Port = 0
+    monitor: int = Field(default=1, ge=0)
+    codec: Codec = "vp8"
+    fps: int = Field(default=30, ge=1, le=60)
+    max_bitrate: Bitrate = 8_000_000
+    min_bitrate: Bitrate = 300_000
+    invite_ttl: Duration = 24 * 3600
+    name: str = Field(default="Host", min_length=1, max_length=64)
+
+    @field_validator("server")
+    @classmethod
+    def _server_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^/\s]+$", value.rstrip("/")):
+            raise ValueError(f"expected the server's http:// or https:// URL, got {value!r}")
+        return value.rstrip("/")
+
+
+def _describe_error(settings_cls: type[BaseSettings], error: dict[str, Any]) -> str:
+    location = [str(part) for part in error["loc"]]
+    field = location[0] if location else "?"
+    prefix = str(settings_cls.model_config.get("env_prefix", ""))
+    flag = "--" + field.replace("_", "-")
+    where = f"{flag} / {prefix}{field.upper()}"
+    detail = ".".join(location[1:])
+    value = error.get("input")
+    shown = "" if isinstance(value, dict) else f" {value!r}:"
+    suffix = f" (at {detail})" if detail else ""
+    return f"  {field}{suffix} ({where}):{shown} {error['msg']}"
+
+
+SettingsT = TypeVar("SettingsT", bound=_Settings)
+
+
+def load_settings(
+    settings_cls: type[SettingsT], config_file: Path | None = None, **overrides: Any
+) -> SettingsT:
+    """Build settings from flags, environment and TOML file, or raise ConfigError.
+
+    `overrides` are the command-line flags; a flag left as None is not set.
+    """
+    flags = {key: value for key, value in overrides.items() if value is not None}
+    token = _config_file.set(config_file)
+    try:
+        return settings_cls(**flags)
+    except ValidationError as error:
+        lines = [_describe_error(settings_cls, item) for item in error.errors()]
+        raise ConfigError("Invalid settings:\n" + "\n".join(lines)) from None
+    finally:
+        _config_file.reset(token)

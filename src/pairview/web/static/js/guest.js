@@ -1,0 +1,97 @@
+// The guest's peer connection to the host. The host always makes the offer;
+// the guest answers and trickles its candidates. A new offer with another
+// connection id replaces the previous peer connection.
+
+import * as protocol from "./protocol.js";
+
+export class HostConnection extends EventTarget {
+  /**
+   * @param {import("./signaling.js").Signaling} signaling
+   * @param {string} name  this guest's display name, sent in the control hello
+   */
+  constructor(signaling, name) {
+    super();
+    this.signaling = signaling;
+    this.name = name;
+    this.iceServers = [];
+    this.pc = null;
+    this.hostId = null;
+    this.connectionId = null;
+    this.control = null;
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  async handleOffer(message) {
+    if (message.connection_id === this.connectionId) return;
+    this.close();
+    this.hostId = message.from;
+    this.connectionId = message.connection_id;
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    this.pc = pc;
+    const connectionId = this.connectionId;
+
+    pc.addEventListener("track", (event) => {
+      const stream = event.streams[0] ?? new MediaStream([event.track]);
+      this.emit("stream", { stream });
+    });
+    pc.addEventListener("icecandidate", (event) => {
+      const init = event.candidate ? event.candidate.toJSON() : null;
+      this.signaling.send(protocol.candidate(this.hostId, connectionId, init));
+    });
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc === this.pc) this.emit("state", { state: pc.connectionState });
+    });
+    pc.addEventListener("datachannel", (event) => {
+      if (event.channel.label === "control") this.attachControl(event.channel);
+    });
+
+    await pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    this.signaling.send(protocol.answer(this.hostId, connectionId, pc.localDescription.sdp));
+    this.emit("state", { state: pc.connectionState });
+  }
+
+  async handleCandidate(message) {
+    if (!this.pc || message.connection_id !== this.connectionId || message.candidate === null) return;
+    try {
+      await this.pc.addIceCandidate(message.candidate);
+    } catch (error) {
+      console.warn("Ignoring an ICE candidate the browser rejected:", error.message);
+    }
+  }
+
+  attachControl(channel) {
+    this.control = channel;
+    channel.addEventListener("open", () => channel.send(JSON.stringify(protocol.hello(this.name))));
+    channel.addEventListener("message", (event) => {
+      const message = protocol.parseControlMessage(event.data);
+      if (message === null) return;
+      if (message.type === "hello") {
+        if (message.version !== protocol.CONTROL_VERSION) {
+          this.emit("version-error", { host: message.version, page: protocol.CONTROL_VERSION });
+        } else {
+          this.emit("host", { name: message.name });
+        }
+      } else if (message.type === "goodbye") {
+        this.emit("ended", {});
+      } else if (message.type === "version-error") {
+        this.emit("version-error", { host: message.expected, page: message.received });
+      }
+    });
+  }
+
+  /** Close the peer connection, for example when the host left or sent bye. */
+  close() {
+    if (this.pc) {
+      this.pc.close();
+      this.pc = null;
+      this.emit("state", { state: "closed" });
+    }
+    this.control = null;
+    this.connectionId = null;
+  }
+}

@@ -1,0 +1,105 @@
+// Signaling and control-channel messages, defined once for the web client.
+// They mirror pairview/protocol/signaling.py and pairview/protocol/control.py.
+
+export const PROTOCOL_VERSION = 1;
+export const CONTROL_VERSION = 1;
+
+export const ErrorCode = Object.freeze({
+  INVALID_MESSAGE: "invalid-message",
+  UNKNOWN_TYPE: "unknown-type",
+  VERSION_MISMATCH: "version-mismatch",
+  NOT_JOINED: "not-joined",
+  ALREADY_JOINED: "already-joined",
+  ROOM_NOT_FOUND: "room-not-found",
+  LINK_EXPIRED: "link-expired",
+  ROOM_CLOSED: "room-closed",
+  HOST_ALREADY_CONNECTED: "host-already-connected",
+  PEER_NOT_FOUND: "peer-not-found",
+  FORBIDDEN: "forbidden",
+  UNAVAILABLE: "unavailable",
+});
+
+// Join errors after which reconnecting cannot help.
+export const FATAL_ERRORS = new Set([
+  ErrorCode.ROOM_NOT_FOUND,
+  ErrorCode.LINK_EXPIRED,
+  ErrorCode.ROOM_CLOSED,
+  ErrorCode.VERSION_MISMATCH,
+]);
+
+export const CloseCode = Object.freeze({
+  ROOM_CLOSED: 4000,
+  JOIN_REJECTED: 4001,
+  REPLACED: 4002,
+});
+
+const SERVER_TYPES = new Set([
+  "welcome", "peer-joined", "peer-left", "room-closed", "error", "pong",
+  "offer", "answer", "candidate", "bye",
+]);
+
+const CONTROL_TYPES = new Set(["hello", "goodbye", "version-error"]);
+
+export const MAX_NAME_LENGTH = 64;
+
+/** Return the problem with a display name in plain words, or null when it is fine. */
+export function nameProblem(name) {
+  if (name.length === 0) return "Enter a name.";
+  if (name.length > MAX_NAME_LENGTH) return `Use at most ${MAX_NAME_LENGTH} characters.`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) return "Use letters, digits and punctuation only.";
+  return null;
+}
+
+export function join({ room, token, name, resume }) {
+  return { type: "join", version: PROTOCOL_VERSION, room, token, role: "guest", name, resume: resume ?? null };
+}
+
+export function answer(to, connectionId, sdp) {
+  return { type: "answer", to, connection_id: connectionId, sdp };
+}
+
+/** A trickled candidate; `init` is an RTCIceCandidateInit, or null at the end of candidates. */
+export function candidate(to, connectionId, init) {
+  const payload = init && init.candidate
+    ? { candidate: init.candidate, sdpMid: init.sdpMid ?? null, sdpMLineIndex: init.sdpMLineIndex ?? null }
+    : null;
+  return { type: "candidate", to, connection_id: connectionId, candidate: payload };
+}
+
+export function bye(to, reason = "") {
+  return { type: "bye", to, reason };
+}
+
+export function leave() {
+  return { type: "leave" };
+}
+
+export function ping() {
+  return { type: "ping" };
+}
+
+function parseTyped(text, types) {
+  let message;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (message === null || typeof message !== "object" || !types.has(message.type)) return null;
+  return message;
+}
+
+/** Parse a signaling message from the server; null if it is not one this page knows. */
+export function parseServerMessage(text) {
+  return parseTyped(text, SERVER_TYPES);
+}
+
+/** Parse a control-channel message from the host; null if it is not one this page knows. */
+export function parseControlMessage(text) {
+  return typeof text === "string" ? parseTyped(text, CONTROL_TYPES) : null;
+}
+
+export function hello(name) {
+  return { type: "hello", version: CONTROL_VERSION, name };
+}

@@ -1,0 +1,231 @@
+// The room page: asks for a name, joins the room and shows the host's screen.
+
+import { ErrorCode, nameProblem } from "./protocol.js";
+import { Signaling } from "./signaling.js";
+import { HostConnection } from "./guest.js";
+
+const NAME_KEY = "pairview.name";
+
+const elements = {
+  body: document.body,
+  nameForm: document.getElementById("name-form"),
+  nameInput: document.getElementById("name-input"),
+  problem: document.getElementById("problem"),
+  problemTitle: document.getElementById("problem-title"),
+  problemText: document.getElementById("problem-text"),
+  stage: document.getElementById("stage"),
+  video: document.getElementById("screen"),
+  waiting: document.getElementById("waiting"),
+  statusBar: document.getElementById("status-bar"),
+  status: document.getElementById("status"),
+  hostName: document.getElementById("host-name"),
+};
+
+const PROBLEMS = {
+  [ErrorCode.ROOM_NOT_FOUND]: ["Room not found", "No room matches this link. Check that you copied all of it, or ask the host for a new one."],
+  [ErrorCode.LINK_EXPIRED]: ["Link expired", "This link is no longer valid. Ask the host for a new one."],
+  [ErrorCode.ROOM_CLOSED]: ["The host ended the screen share", "You can close this page."],
+  [ErrorCode.VERSION_MISMATCH]: ["Page out of date", "This page is older than the server. Reload it to continue."],
+  replaced: ["Opened elsewhere", "This room was opened in another tab or window of this browser."],
+  incomplete: ["Incomplete link", "This link is missing its secret part, after the # sign. Copy the whole link from the host."],
+};
+
+function setState(state) {
+  elements.body.dataset.state = state;
+}
+
+function setStatus(text, level = "") {
+  elements.status.textContent = text;
+  elements.status.dataset.level = level;
+}
+
+function showProblem(code, fallback) {
+  const [title, text] = PROBLEMS[code] ?? ["Something went wrong", fallback ?? "Reload the page to try again."];
+  elements.problemTitle.textContent = title;
+  elements.problemText.textContent = text;
+  elements.problem.dataset.code = code;
+  elements.problem.hidden = false;
+  elements.nameForm.hidden = true;
+  elements.stage.hidden = true;
+  elements.statusBar.hidden = true;
+  setState("error");
+}
+
+function parseLink() {
+  const match = /^\/r\/([A-Za-z0-9_-]+)$/.exec(location.pathname);
+  const token = decodeURIComponent(location.hash.slice(1));
+  return match && token ? { room: match[1], token } : null;
+}
+
+function askName() {
+  return new Promise((resolve) => {
+    elements.nameInput.value = localStorage.getItem(NAME_KEY) ?? "";
+    elements.nameForm.hidden = false;
+    setState("name");
+    elements.nameForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const name = elements.nameInput.value.trim();
+      const problem = nameProblem(name);
+      elements.nameInput.setCustomValidity(problem ?? "");
+      if (problem) {
+        elements.nameInput.reportValidity();
+        return;
+      }
+      localStorage.setItem(NAME_KEY, name);
+      elements.nameForm.hidden = true;
+      resolve(name);
+    });
+  });
+}
+
+function signalingUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws`;
+}
+
+function describeConnection(state) {
+  switch (state) {
+    case "new":
+    case "connecting":
+      return ["Connecting to the host…", "warn"];
+    case "connected":
+      return ["Connected", "ok"];
+    case "disconnected":
+      return ["Connection to the host interrupted; waiting for it to come back…", "warn"];
+    case "failed":
+      return ["Could not connect to the host", "bad"];
+    default:
+      return ["Not connected to the host", "warn"];
+  }
+}
+
+async function main() {
+  const link = parseLink();
+  if (link === null) {
+    showProblem("incomplete");
+    return;
+  }
+  const name = await askName();
+
+  elements.stage.hidden = false;
+  elements.statusBar.hidden = false;
+  setState("connecting");
+  setStatus("Connecting to the server…", "warn");
+
+  const signaling = new Signaling(signalingUrl(), { room: link.room, token: link.token, name });
+  const host = new HostConnection(signaling, name);
+  let hostPeerId = null;
+  let ended = false;
+
+  const end = (code) => {
+    ended = true;
+    signaling.stop();
+    host.close();
+    elements.video.srcObject = null;
+    showProblem(code);
+    setState("ended");
+  };
+
+  signaling.addEventListener("status", ({ detail }) => {
+    if (ended) return;
+    if (detail.state === "disconnected") {
+      setStatus("Lost the server; reconnecting…", "warn");
+      elements.body.dataset.signaling = "disconnected";
+    } else {
+      elements.body.dataset.signaling = detail.state;
+    }
+  });
+
+  signaling.addEventListener("fatal", ({ detail }) => {
+    if (detail.code === ErrorCode.ROOM_CLOSED) end(detail.code);
+    else {
+      ended = true;
+      host.close();
+      showProblem(detail.code, detail.message);
+    }
+  });
+
+  signaling.addEventListener("message", ({ detail: message }) => {
+    if (ended) return;
+    switch (message.type) {
+      case "welcome": {
+        elements.body.dataset.signaling = "joined";
+        elements.body.dataset.peerId = message.peer_id;
+        host.iceServers = message.ice_servers;
+        const present = message.peers.find((peer) => peer.role === "host");
+        hostPeerId = present ? present.peer_id : null;
+        if (present) elements.hostName.textContent = `Sharing: ${present.name}`;
+        if (!host.pc) {
+          setState("waiting");
+          setStatus(present ? "Waiting for the host's screen…" : "The host is not here yet. This page connects when they arrive.", "warn");
+        }
+        break;
+      }
+      case "peer-joined":
+        if (message.peer.role === "host") {
+          hostPeerId = message.peer.peer_id;
+          elements.hostName.textContent = `Sharing: ${message.peer.name}`;
+          setStatus("The host is here; connecting…", "warn");
+        }
+        break;
+      case "peer-left":
+        if (message.peer_id === hostPeerId) {
+          host.close();
+          elements.video.srcObject = null;
+          elements.waiting.hidden = false;
+          elements.waiting.textContent = "The host has left. This page reconnects when they come back.";
+          setState("host-left");
+          setStatus("The host has left", "bad");
+        }
+        break;
+      case "offer":
+        host.handleOffer(message).catch((error) => {
+          console.error("Could not answer the host's offer:", error);
+          setStatus("Could not set up the connection to the host", "bad");
+        });
+        break;
+      case "candidate":
+        host.handleCandidate(message);
+        break;
+      case "bye":
+        host.close();
+        break;
+      case "room-closed":
+        end(ErrorCode.ROOM_CLOSED);
+        break;
+      case "error":
+        console.warn(`Server reported ${message.code}: ${message.message}`);
+        break;
+      default:
+        break;
+    }
+  });
+
+  host.addEventListener("stream", ({ detail }) => {
+    elements.video.srcObject = detail.stream;
+    elements.video.play().catch(() => {});
+  });
+  host.addEventListener("state", ({ detail }) => {
+    if (ended) return;
+    elements.body.dataset.connectionState = detail.state;
+    const [text, level] = describeConnection(detail.state);
+    setStatus(text, level);
+  });
+  host.addEventListener("host", ({ detail }) => {
+    elements.hostName.textContent = `Sharing: ${detail.name}`;
+  });
+  host.addEventListener("ended", () => end(ErrorCode.ROOM_CLOSED));
+  host.addEventListener("version-error", ({ detail }) => {
+    showProblem(ErrorCode.VERSION_MISMATCH, `The host speaks version ${detail.host}, this page ${detail.page}.`);
+  });
+
+  elements.video.addEventListener("playing", () => {
+    elements.waiting.hidden = true;
+    setState("playing");
+  });
+
+  window.addEventListener("pagehide", () => signaling.stop());
+  signaling.start();
+}
+
+main();

@@ -1,0 +1,123 @@
+// The guest's signaling WebSocket. It reconnects by itself with exponential
+// backoff and full jitter, and rejoins with its resume token so that the
+// peer connection to the host carries on undisturbed.
+
+import { CloseCode, FATAL_ERRORS, join, leave, parseServerMessage, ping } from "./protocol.js";
+
+const BACKOFF_INITIAL_MS = 500;
+const BACKOFF_MAX_MS = 15000;
+const PING_INTERVAL_MS = 15000;
+const PONG_TIMEOUT_MS = 10000;
+const MAX_QUEUED = 200;
+
+export class Signaling extends EventTarget {
+  /**
+   * @param {string} url  the ws: or wss: URL of the server's /ws endpoint
+   * @param {{room: string, token: string, name: string}} params
+   */
+  constructor(url, params) {
+    super();
+    this.url = url;
+    this.params = params;
+    this.resume = null;
+    this.peerId = null;
+    this.socket = null;
+    this.queue = [];
+    this.joined = false;
+    this.stopped = false;
+    this.delay = BACKOFF_INITIAL_MS;
+    this.pingTimer = null;
+    this.pongTimer = null;
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Leave the room on purpose, so that the others hear of it at once. */
+  stop() {
+    this.stopped = true;
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+      if (this.joined) this.socket.send(JSON.stringify(leave()));
+      this.socket.close(1000, "leaving");
+    }
+  }
+
+  send(message) {
+    const text = JSON.stringify(message);
+    if (this.joined && this.socket && this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send(text);
+    } else if (this.queue.length < MAX_QUEUED) {
+      this.queue.push(text);
+    }
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  connect() {
+    this.emit("status", { state: this.resume ? "reconnecting" : "connecting" });
+    const socket = new WebSocket(this.url);
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      socket.send(JSON.stringify(join({ ...this.params, resume: this.resume })));
+      this.startPinging(socket);
+    });
+    socket.addEventListener("message", (event) => this.receive(event.data));
+    socket.addEventListener("close", (event) => this.closed(socket, event));
+  }
+
+  receive(text) {
+    clearTimeout(this.pongTimer);
+    const message = parseServerMessage(text);
+    if (message === null) return;
+    if (message.type === "welcome") {
+      this.resume = message.resume;
+      this.peerId = message.peer_id;
+      this.joined = true;
+      this.delay = BACKOFF_INITIAL_MS;
+      for (const queued of this.queue.splice(0)) this.socket.send(queued);
+    }
+    if (message.type === "error" && FATAL_ERRORS.has(message.code)) {
+      this.stopped = true;
+      this.emit("fatal", { code: message.code, message: message.message });
+      return;
+    }
+    if (message.type === "room-closed") {
+      this.stopped = true;
+    }
+    this.emit("message", message);
+  }
+
+  startPinging(socket) {
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      socket.send(JSON.stringify(ping()));
+      clearTimeout(this.pongTimer);
+      // No answer at all: the connection is dead even if the browser has not noticed.
+      this.pongTimer = setTimeout(() => socket.close(4100, "no pong"), PONG_TIMEOUT_MS);
+    }, PING_INTERVAL_MS);
+  }
+
+  closed(socket, event) {
+    if (socket !== this.socket) return;
+    this.joined = false;
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+    if (event.code === CloseCode.REPLACED) {
+      this.stopped = true;
+      this.emit("fatal", { code: "replaced", message: "This room was opened in another tab or window." });
+      return;
+    }
+    if (this.stopped || event.code === CloseCode.ROOM_CLOSED) return;
+    const wait = Math.random() * this.delay;
+    this.delay = Math.min(BACKOFF_MAX_MS, this.delay * 2);
+    this.emit("status", { state: "disconnected", retryMs: wait });
+    setTimeout(() => { if (!this.stopped) this.connect(); }, wait);
+  }
+}
