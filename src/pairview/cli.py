@@ -30,9 +30,7 @@ def _server_options(parser: argparse.ArgumentParser, embedded: bool) -> None:
         help="directory for the database, secret key and TLS files "
         "(default: $XDG_DATA_HOME/pairview, usually ~/.local/share/pairview)",
     )
-    group.add_argument(
-        "--tls-cert", type=Path, help="PEM certificate for HTTPS (with --tls-key)"
-    )
+    group.add_argument("--tls-cert", type=Path, help="PEM certificate for HTTPS (with --tls-key)")
     group.add_argument("--tls-key", type=Path, help="PEM private key for HTTPS (with --tls-cert)")
     group.add_argument(
         "--insecure-http",
@@ -62,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     server = commands.add_parser(
         "server",
         help="run the Pairview server: rooms, signaling and the web client",
-        description="Run the Pairview server: rooms, signaling, ICE configuration and the web client.",
+        description="Run the Pairview server: rooms, signaling, ICE configuration "
+        "and the web client.",
     )
     server.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
     server.add_argument("--port", type=int, help="TCP port to listen on (default: 8800)")
@@ -194,7 +193,10 @@ def _run_server(args: argparse.Namespace) -> int:
             origin = f"https://{settings.host}:{running.port}"
             print(f"Pairview server listening on {origin}", flush=True)
             if running.tls.self_signed:
-                print(f"Self-signed certificate, SHA-256 fingerprint: {running.tls.fingerprint}", flush=True)
+                print(
+                    f"Self-signed certificate, SHA-256 fingerprint: {running.tls.fingerprint}",
+                    flush=True,
+                )
         else:
             print(f"Pairview server listening on http://{settings.host}:{running.port}", flush=True)
         waiter = asyncio.create_task(stop.wait())
@@ -236,7 +238,9 @@ def _run_share(args: argparse.Namespace) -> int:
     if args.list_monitors:
         for index, region in enumerate(list_monitors()):
             label = "all monitors" if index == 0 else f"monitor {index}"
-            print(f"{index}: {label}, {region.width}x{region.height} at +{region.left}+{region.top}")
+            print(
+                f"{index}: {label}, {region.width}x{region.height} at +{region.left}+{region.top}"
+            )
         return 0
     region = monitor_region(settings.monitor)
     server_settings = None
@@ -253,7 +257,9 @@ def _run_share(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _share(settings: ShareSettings, server_settings: ServerSettings | None, region: Any) -> None:
+async def _share(
+    settings: ShareSettings, server_settings: ServerSettings | None, region: Any
+) -> None:
     from pairview.host.output import ShareOutput
     from pairview.host.pipeline import PipelineConfig
     from pairview.host.rooms import create_room, end_room
@@ -271,14 +277,20 @@ async def _share(settings: ShareSettings, server_settings: ServerSettings | None
             ssl_context = running.client_ssl_context()
             bearer = server_settings.room_creation_token
             ticket = await create_room(
-                api_url, bearer.get_secret_value() if bearer else None, settings.invite_ttl, ssl_context
+                api_url,
+                bearer.get_secret_value() if bearer else None,
+                settings.invite_ttl,
+                ssl_context,
             )
             ticket = dataclasses.replace(
-                ticket, guest_url=guest_url(running.base_url, ticket.room_id, _fragment(ticket.guest_url))
+                ticket,
+                guest_url=guest_url(running.base_url, ticket.room_id, _fragment(ticket.guest_url)),
             )
         else:
             assert settings.server is not None
-            ssl_context = ssl.create_default_context(cafile=settings.cafile) if settings.cafile else None
+            ssl_context = (
+                ssl.create_default_context(cafile=settings.cafile) if settings.cafile else None
+            )
             token = settings.server_token.get_secret_value() if settings.server_token else None
             ticket = await create_room(settings.server, token, settings.invite_ttl, ssl_context)
 

@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from pairview.errors import ConfigError
@@ -236,7 +237,7 @@ class ShareSettings(_Settings):
         return value.rstrip("/")
 
 
-def _describe_error(settings_cls: type[BaseSettings], error: dict[str, Any]) -> str:
+def _describe_error(settings_cls: type[BaseSettings], error: ErrorDetails) -> str:
     location = [str(part) for part in error["loc"]]
     field = location[0] if location else "?"
     prefix = str(settings_cls.model_config.get("env_prefix", ""))

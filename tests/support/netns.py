@@ -67,7 +67,19 @@ def lan() -> Iterator[Lan]:
             _ip("netns", "add", namespace.name)
             created.append(namespace.name)
             _ip("link", "set", "lo", "up", namespace=namespace.name)
-        _ip("link", "add", "pv0", "type", "veth", "peer", "name", "pv1", "netns", guest.name, namespace=host.name)
+        _ip(
+            "link",
+            "add",
+            "pv0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "pv1",
+            "netns",
+            guest.name,
+            namespace=host.name,
+        )
         for namespace, device in ((host, "pv0"), (guest, "pv1")):
             _ip("addr", "add", f"{namespace.address}/24", "dev", device, namespace=namespace.name)
             _ip("link", "set", device, "up", namespace=namespace.name)

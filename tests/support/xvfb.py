@@ -25,7 +25,18 @@ def xvfb(width: int = 1920, height: int = 1080, timeout: float = 15.0) -> Iterat
         raise RuntimeError("Xvfb is not installed; the test command installs the xvfb package")
     read_fd, write_fd = os.pipe()
     process = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp", "+extension", "DAMAGE"],
+        [
+            "Xvfb",
+            "-displayfd",
+            str(write_fd),
+            "-screen",
+            "0",
+            f"{width}x{height}x24",
+            "-nolisten",
+            "tcp",
+            "+extension",
+            "DAMAGE",
+        ],
         pass_fds=(write_fd,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

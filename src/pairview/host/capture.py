@@ -34,9 +34,7 @@ class Region:
 def list_monitors(display: str | None = None) -> list[Region]:
     """Return the X screen's monitors as mss numbers them: 0 is all of them together."""
     with _open_mss(display) as screen:
-        return [
-            Region(m["left"], m["top"], m["width"], m["height"]) for m in screen.monitors
-        ]
+        return [Region(m["left"], m["top"], m["width"], m["height"]) for m in screen.monitors]
 
 
 def _open_mss(display: str | None) -> Any:

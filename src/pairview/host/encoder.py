@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import os
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal, cast
 
 import av
 import numpy as np
+from av.video.codeccontext import VideoCodecContext
 from av.video.reformatter import VideoReformatter
 
 logger = logging.getLogger(__name__)
@@ -42,9 +43,9 @@ class VideoEncoder:
         self._reformatter = VideoReformatter()
         self._context = self._open(bitrate)
 
-    def _open(self, bitrate: int) -> av.CodecContext:
+    def _open(self, bitrate: int) -> VideoCodecContext:
         name = "libvpx" if self.codec_name == "vp8" else "libx264"
-        context = av.CodecContext.create(name, "w")
+        context = cast(VideoCodecContext, av.CodecContext.create(name, "w"))
         context.width = self.width
         context.height = self.height
         context.pix_fmt = "yuv420p"
@@ -96,23 +97,25 @@ class VideoEncoder:
         # PyAV frees the old encoder when its last reference goes.
         self._context = self._open(bitrate)
 
-    def encode(self, bgra: bytes | bytearray, pts: int, keyframe: bool) -> list[av.Packet]:
+    def encode(self, bgra: bytes | bytearray, pts: int, keyframe: bool) -> list[av.Packet[Any]]:
         """Encode one frame; `pts` counts ticks of 1/90000 s, as RTP video clocks do."""
         frame = av.VideoFrame(self.width, self.height, "bgra")
         plane = frame.planes[0]
         if plane.line_size == self.width * 4:
-            plane.update(bgra)
+            plane.update(bytes(bgra) if isinstance(bgra, bytearray) else bgra)
         else:
             # Rows of the frame are padded: copy row by row through numpy.
             rows = np.frombuffer(bgra, dtype=np.uint8).reshape(self.height, self.width * 4)
-            padded = np.frombuffer(plane, dtype=np.uint8).reshape(self.height, plane.line_size)
+            padded = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(
+                self.height, plane.line_size
+            )
             padded[:, : self.width * 4] = rows
         frame = self._reformatter.reformat(frame, format="yuv420p")
         frame.pts = pts
         frame.time_base = TIME_BASE
         if keyframe:
             frame.pict_type = av.video.frame.PictureType.I
-        packets: list[av.Packet] = list(self._context.encode(frame))
+        packets: list[av.Packet[Any]] = list(self._context.encode(frame))
         for packet in packets:
             packet.time_base = TIME_BASE
         return packets

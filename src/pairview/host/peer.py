@@ -178,7 +178,7 @@ class GuestPeer:
     def _hook_sender(self, sender: RTCRtpSender) -> None:
         # NOTE: aiortc 1.16 has no public hook for keyframe requests (PLI and
         # FIR) or REMB estimates, so the sender's private handlers are wrapped.
-        sender._send_keyframe = self._pipeline.request_keyframe
+        sender._send_keyframe = self._pipeline.request_keyframe  # type: ignore[method-assign]
         original = sender._handle_rtcp_packet
 
         async def handle_rtcp(packet: Any) -> None:
@@ -192,7 +192,7 @@ class GuestPeer:
                     self._events.bitrate_estimated(self.guest, bitrate)
             await original(packet)
 
-        sender._handle_rtcp_packet = handle_rtcp
+        sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
 
     async def _on_connection_state(self) -> None:
         new = str(self._pc.connectionState)
@@ -206,7 +206,9 @@ class GuestPeer:
 
     def _on_control_message(self, data: str | bytes) -> None:
         if isinstance(data, bytes) or len(data) > MAX_CONTROL_MESSAGE_BYTES:
-            logger.warning("peer %s: ignoring an oversized or binary control message", self.guest.peer_id)
+            logger.warning(
+                "peer %s: ignoring an oversized or binary control message", self.guest.peer_id
+            )
             return
         try:
             message = control_message_adapter.validate_python(json.loads(data))

@@ -9,6 +9,7 @@ frame whose pixels equal the previous one is not encoded at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import select
@@ -16,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import av
 
@@ -52,7 +54,7 @@ class PipelineStats:
     sent_bitrate: float = 0.0
 
 
-PacketSink = Callable[[list[av.Packet], bool], None]
+PacketSink = Callable[[list["av.Packet[Any]"], bool], None]
 
 
 class VideoPipeline:
@@ -110,16 +112,12 @@ class VideoPipeline:
         self._wake()
 
     def _wake(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             os.write(self._wake_write, b"\0")
-        except OSError:
-            pass
 
     def _drain_wake(self) -> None:
-        try:
+        with contextlib.suppress(BlockingIOError):
             os.read(self._wake_read, 4096)
-        except BlockingIOError:
-            pass
 
     def _run(self) -> None:
         try:
@@ -212,7 +210,7 @@ class VideoPipeline:
                 self.stats.keyframes += is_key
                 self._loop.call_soon_threadsafe(self._publish, packets, is_key)
 
-    def _account(self, packets: list[av.Packet], now: float) -> None:
+    def _account(self, packets: list[av.Packet[Any]], now: float) -> None:
         size = sum(packet.size for packet in packets)
         self.stats.encoded_bytes += size
         elapsed = now - self._last_account if self._last_account is not None else 0.0
@@ -223,7 +221,7 @@ class VideoPipeline:
             instant = size * 8 / elapsed
             self.stats.sent_bitrate += weight * (instant - self.stats.sent_bitrate)
 
-    def _publish(self, packets: list[av.Packet], keyframe: bool) -> None:
+    def _publish(self, packets: list[av.Packet[Any]], keyframe: bool) -> None:
         with self._lock:
             sinks = list(self._sinks)
         for sink in sinks:

@@ -141,7 +141,9 @@ class Share:
                 await asyncio.wait_for(signaling.send(End(type="end")), timeout=2)
             # Give the data channel and the socket a moment to carry the goodbye.
             await asyncio.sleep(0.3)
-        await asyncio.gather(*(peer.close() for peer in self._peers.values()), return_exceptions=True)
+        await asyncio.gather(
+            *(peer.close() for peer in self._peers.values()), return_exceptions=True
+        )
         self._peers.clear()
         if signaling is not None:
             await signaling.close()
@@ -165,13 +167,13 @@ class Share:
             case PeerLeft():
                 await self._guest_gone(message.peer_id)
             case Answer():
-                peer = self._peers.get(message.from_ or "")
-                if peer is not None:
-                    await peer.handle_answer(message)
+                answered = self._peers.get(message.from_ or "")
+                if answered is not None:
+                    await answered.handle_answer(message)
             case Candidate():
-                peer = self._peers.get(message.from_ or "")
-                if peer is not None:
-                    await peer.handle_candidate(message)
+                target = self._peers.get(message.from_ or "")
+                if target is not None:
+                    await target.handle_candidate(message)
             case Bye():
                 await self._guest_gone(message.from_ or "")
             case RoomClosed():
@@ -180,7 +182,9 @@ class Share:
             case Error():
                 self._output.warning(f"Signaling server: {message.message}")
             case Offer():
-                logger.warning("ignoring an offer from peer %s: the host makes the offers", message.from_)
+                logger.warning(
+                    "ignoring an offer from peer %s: the host makes the offers", message.from_
+                )
 
     async def _guest_present(self, guest: PeerInfo, announce: bool) -> None:
         existing = self._peers.get(guest.peer_id)
@@ -191,7 +195,8 @@ class Share:
         if announce:
             self._output.joined(guest.name, guest.peer_id)
         self._names[guest.peer_id] = guest.name
-        assert self._pipeline is not None and self._signaling is not None
+        assert self._pipeline is not None
+        assert self._signaling is not None
         peer = GuestPeer(
             guest=guest,
             host_name=self._settings.name,
@@ -229,4 +234,3 @@ class Share:
         if target is not None:
             logger.info("video bitrate set to %d bit/s after guests' estimates", target)
             self._pipeline.set_bitrate(target)
-

@@ -103,7 +103,7 @@ class SignalingClient:
                 delay = BACKOFF_INITIAL
             except SignalingClosed:
                 raise
-            except (OSError, InvalidHandshake, ConnectionClosed, asyncio.TimeoutError) as error:
+            except (TimeoutError, OSError, InvalidHandshake, ConnectionClosed) as error:
                 if first and isinstance(error, InvalidStatus):
                     raise SignalingClosed(
                         f"The server at {self._params.url} refused the signaling connection "
@@ -199,4 +199,3 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, ConnectionClosed):
         return f"connection closed ({error.rcvd.code if error.rcvd else 'no close frame'})"
     return str(error) or type(error).__name__
-

@@ -30,13 +30,13 @@ class EncodedVideoTrack(MediaStreamTrack):
     def __init__(self, pipeline: VideoPipeline) -> None:
         super().__init__()
         self._pipeline = pipeline
-        self._queue: deque[av.Packet] = deque()
+        self._queue: deque[av.Packet[Any]] = deque()
         self._ready = asyncio.Event()
         self._waiting_for_keyframe = True
         self.dropped = 0
         pipeline.add_sink(self._push)
 
-    def _push(self, packets: list[av.Packet], keyframe: bool) -> None:
+    def _push(self, packets: list[av.Packet[Any]], keyframe: bool) -> None:
         if self._waiting_for_keyframe and not keyframe:
             return
         if len(self._queue) + len(packets) > MAX_QUEUED_PACKETS:

@@ -72,8 +72,8 @@ class IceCandidate(_Message):
     """An RTCIceCandidateInit, with the W3C field names."""
 
     candidate: str = Field(max_length=1024)
-    sdpMid: str | None = Field(default=None, max_length=64)  # noqa: N815
-    sdpMLineIndex: int | None = Field(default=None, ge=0, le=1024)  # noqa: N815
+    sdpMid: str | None = Field(default=None, max_length=64)
+    sdpMLineIndex: int | None = Field(default=None, ge=0, le=1024)
 
 
 class PeerInfo(_Message):
@@ -146,9 +146,13 @@ class Ping(_Message):
     type: Literal["ping"]
 
 
-ClientMessage = Annotated[Join | Offer | Answer | Candidate | Bye | End | Leave | Ping, Field(discriminator="type")]
+ClientMessage = Annotated[
+    Join | Offer | Answer | Candidate | Bye | End | Leave | Ping, Field(discriminator="type")
+]
 RelayedMessage = Offer | Answer | Candidate | Bye
-CLIENT_MESSAGE_TYPES = frozenset({"join", "offer", "answer", "candidate", "bye", "end", "leave", "ping"})
+CLIENT_MESSAGE_TYPES = frozenset(
+    {"join", "offer", "answer", "candidate", "bye", "end", "leave", "ping"}
+)
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 

@@ -86,7 +86,9 @@ def create_app(settings: ServerSettings, tls: bool = False) -> FastAPI:
 
     @app.exception_handler(SQLAlchemyError)
     async def database_unavailable(request: Request, error: SQLAlchemyError) -> JSONResponse:
-        logger.error("database error on %s %s: %s", request.method, request.url.path, type(error).__name__)
+        logger.error(
+            "database error on %s %s: %s", request.method, request.url.path, type(error).__name__
+        )
         return JSONResponse(
             {"detail": "The server cannot reach its database; try again shortly."},
             status_code=503,

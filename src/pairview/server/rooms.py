@@ -115,7 +115,9 @@ class RoomStore:
         async with self._sessions.begin() as session:
             record = await session.get(RoomRecord, room_id)
             if record is None or not _matches(host_token, record.host_token_hash):
-                raise SignalingError(ErrorCode.ROOM_NOT_FOUND, f"No room {room_id!r} for this token.")
+                raise SignalingError(
+                    ErrorCode.ROOM_NOT_FOUND, f"No room {room_id!r} for this token."
+                )
             if record.ended_at is not None:
                 return False
             record.ended_at = now

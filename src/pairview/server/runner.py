@@ -43,13 +43,17 @@ def plan_tls(settings: ServerSettings) -> TlsFiles | None:
         try:
             given_fingerprint = load_fingerprint(settings.tls_cert)
         except ValueError:
-            raise ConfigError(f"TLS certificate {settings.tls_cert} is not a PEM certificate.") from None
+            raise ConfigError(
+                f"TLS certificate {settings.tls_cert} is not a PEM certificate."
+            ) from None
         return TlsFiles(str(settings.tls_cert), str(settings.tls_key), given_fingerprint, False)
     if is_loopback(settings.host) or settings.insecure_http:
         return None
     names = [*reachable_hosts(settings.host), "127.0.0.1", "localhost"]
     certificate: Certificate = ensure_self_signed(settings.data_dir, names)
-    return TlsFiles(str(certificate.cert_path), str(certificate.key_path), certificate.fingerprint, True)
+    return TlsFiles(
+        str(certificate.cert_path), str(certificate.key_path), certificate.fingerprint, True
+    )
 
 
 def public_base_url(settings: ServerSettings, port: int, tls: TlsFiles | None) -> str:

@@ -42,7 +42,9 @@ def load_fingerprint(cert_path: Path) -> str:
     return fingerprint(x509.load_pem_x509_certificate(cert_path.read_bytes()))
 
 
-def ensure_self_signed(data_dir: Path, names: list[str], now: datetime | None = None) -> Certificate:
+def ensure_self_signed(
+    data_dir: Path, names: list[str], now: datetime | None = None
+) -> Certificate:
     """Reuse the data directory's certificate if it covers `names`, else make a new one.
 
     `names` are host names and IP addresses the server is reached by.
@@ -69,11 +71,14 @@ def ensure_self_signed(data_dir: Path, names: list[str], now: datetime | None = 
         .sign(key, hashes.SHA256())
     )
     data_dir.mkdir(parents=True, exist_ok=True)
-    _write_private(key_path, key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ))
+    _write_private(
+        key_path,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return Certificate(cert_path, key_path, fingerprint(cert))
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from pairview.errors import ConfigError
 from pairview.protocol.signaling import PEER_ID_PATTERN, Role
 
-SECRET_KEY_FILE = "secret-key"
+SECRET_KEY_FILE = "secret-key"  # noqa: S105 - a file name, not a secret
 
 
 def load_or_create_secret_key(data_dir: Path) -> bytes:
@@ -31,7 +31,9 @@ def load_or_create_secret_key(data_dir: Path) -> bytes:
     except FileNotFoundError:
         pass
     except ValueError:
-        raise ConfigError(f"Secret key file {path} is not hexadecimal; delete it to make a new one") from None
+        raise ConfigError(
+            f"Secret key file {path} is not hexadecimal; delete it to make a new one"
+        ) from None
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

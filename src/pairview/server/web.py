@@ -55,7 +55,10 @@ class SecurityHeaders:
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"),
             (b"x-frame-options", b"DENY"),
-            (b"permissions-policy", b"camera=(), geolocation=(), microphone=(self), display-capture=(self)"),
+            (
+                b"permissions-policy",
+                b"camera=(), geolocation=(), microphone=(self), display-capture=(self)",
+            ),
             (b"cross-origin-opener-policy", b"same-origin"),
         ]
         if hsts:

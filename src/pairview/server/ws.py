@@ -27,6 +27,7 @@ from pairview.protocol.signaling import (
     Answer,
     Bye,
     Candidate,
+    ClientMessage,
     CloseCode,
     End,
     Error,
@@ -38,7 +39,6 @@ from pairview.protocol.signaling import (
     Ping,
     Pong,
     Role,
-    ServerMessage,
     Welcome,
     client_message_adapter,
     dump,
@@ -217,7 +217,9 @@ class SignalingService:
         """Serve one signaling WebSocket from handshake to close."""
         origin = websocket.headers.get("origin")
         if not origin_allowed(origin, websocket.headers.get("host"), self._settings):
-            logger.warning("rejected a WebSocket from foreign origin %r", origin[:100] if origin else None)
+            logger.warning(
+                "rejected a WebSocket from foreign origin %r", origin[:100] if origin else None
+            )
             await websocket.close(code=CloseCode.POLICY_VIOLATION)
             return
         await websocket.accept()
@@ -265,14 +267,16 @@ class SignalingService:
                 if not isinstance(message, Join):
                     raise Rejected(ErrorCode.NOT_JOINED, "Send a join message first.", message.type)
                 return await self._join(websocket, message)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise CloseConnection(CloseCode.JOIN_TIMEOUT, "no join message in time") from None
             except Rejected as rejected:
                 self.stats.rejected += 1
                 await websocket.send_text(dump(rejected.error))
             except SignalingError as error:
                 self.stats.rejected += 1
-                await websocket.send_text(dump(Error(code=error.code, message=error.message, ref_type="join")))
+                await websocket.send_text(
+                    dump(Error(code=error.code, message=error.message, ref_type="join"))
+                )
                 await self._close(websocket, CloseCode.JOIN_REJECTED, error.code.value)
                 return None
 
@@ -287,7 +291,9 @@ class SignalingService:
             await self._rooms.authorize(join.room, join.role, join.token)
         except SQLAlchemyError:
             logger.exception("database unavailable while checking a join")
-            raise SignalingError(ErrorCode.UNAVAILABLE, "The server cannot reach its database; try again shortly.") from None
+            raise SignalingError(
+                ErrorCode.UNAVAILABLE, "The server cannot reach its database; try again shortly."
+            ) from None
 
         resume_peer_id = None
         if join.resume:
@@ -328,7 +334,7 @@ class SignalingService:
                 self.stats.rejected += 1
                 client.send(dump(Error(code=error.code, message=error.message)))
 
-    async def _dispatch(self, client: Client, message: object) -> None:
+    async def _dispatch(self, client: Client, message: ClientMessage) -> None:
         match message:
             case Offer() | Answer() | Candidate() | Bye():
                 self.deliver([self._hub.route(client.peer_id, message)])
@@ -336,7 +342,9 @@ class SignalingService:
             case Ping():
                 client.send(dump(Pong()))
             case Join():
-                raise Rejected(ErrorCode.ALREADY_JOINED, "This connection has already joined a room.", "join")
+                raise Rejected(
+                    ErrorCode.ALREADY_JOINED, "This connection has already joined a room.", "join"
+                )
             case End():
                 member = self._hub.member(client.peer_id)
                 if member is None or member.info.role is not Role.HOST:
@@ -344,19 +352,30 @@ class SignalingService:
                 try:
                     await self._rooms.end_unchecked(client.room_id)
                 except SQLAlchemyError:
-                    logger.exception("room %s: database unavailable while ending the room", short(client.room_id))
-                    raise Rejected(ErrorCode.UNAVAILABLE, "The server cannot reach its database; try again shortly.", "end") from None
+                    logger.exception(
+                        "room %s: database unavailable while ending the room", short(client.room_id)
+                    )
+                    raise Rejected(
+                        ErrorCode.UNAVAILABLE,
+                        "The server cannot reach its database; try again shortly.",
+                        "end",
+                    ) from None
                 self.close_room(client.room_id, "ended")
             case Leave():
                 departure, deliveries = self._hub.leave(client.peer_id)
                 self.deliver(deliveries)
                 if departure is not None:
-                    logger.info("room %s: %s %s left", short(client.room_id), departure.role.value, client.peer_id)
+                    logger.info(
+                        "room %s: %s %s left",
+                        short(client.room_id),
+                        departure.role.value,
+                        client.peer_id,
+                    )
                 client.close(CloseCode.NORMAL, "left")
             case _:
                 raise Rejected(ErrorCode.UNKNOWN_TYPE, "This message type is not handled here.")
 
-    def _parse(self, text: str, bucket: TokenBucket) -> object:
+    def _parse(self, text: str, bucket: TokenBucket) -> ClientMessage:
         if not bucket.take(time.monotonic()):
             raise CloseConnection(CloseCode.POLICY_VIOLATION, "rate limit exceeded")
         if len(text.encode()) > self._settings.signaling_max_message_bytes:
@@ -368,18 +387,25 @@ class SignalingService:
         if not isinstance(raw, dict):
             raise Rejected(ErrorCode.INVALID_MESSAGE, "Expected a JSON object with a type.")
         if _json_depth(raw) > MAX_JSON_DEPTH:
-            raise Rejected(ErrorCode.INVALID_MESSAGE, f"The message is nested deeper than {MAX_JSON_DEPTH} levels.")
+            raise Rejected(
+                ErrorCode.INVALID_MESSAGE,
+                f"The message is nested deeper than {MAX_JSON_DEPTH} levels.",
+            )
         kind = raw.get("type")
         if not isinstance(kind, str):
             raise Rejected(ErrorCode.INVALID_MESSAGE, "Expected a JSON object with a string type.")
         if kind not in CLIENT_MESSAGE_TYPES:
-            raise Rejected(ErrorCode.UNKNOWN_TYPE, f"Unknown message type {kind[:40]!r}.", kind[:40])
+            raise Rejected(
+                ErrorCode.UNKNOWN_TYPE, f"Unknown message type {kind[:40]!r}.", kind[:40]
+            )
         try:
             return client_message_adapter.validate_python(raw)
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"][1:]) or kind
-            raise Rejected(ErrorCode.INVALID_MESSAGE, f"Invalid {kind} message: {where}: {first['msg']}.", kind) from None
+            raise Rejected(
+                ErrorCode.INVALID_MESSAGE, f"Invalid {kind} message: {where}: {first['msg']}.", kind
+            ) from None
 
     async def _receive_text(self, websocket: WebSocket) -> str:
         event = await websocket.receive()
@@ -390,7 +416,9 @@ class SignalingService:
             data = event.get("bytes") or b""
             if len(data) > self._settings.signaling_max_message_bytes:
                 raise CloseConnection(CloseCode.MESSAGE_TOO_BIG, "message too big")
-            raise Rejected(ErrorCode.INVALID_MESSAGE, "Binary messages are not accepted; send JSON text.")
+            raise Rejected(
+                ErrorCode.INVALID_MESSAGE, "Binary messages are not accepted; send JSON text."
+            )
         return str(text)
 
     async def _write(self, client: Client) -> None:
