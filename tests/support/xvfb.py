@@ -7,6 +7,7 @@ import os
 import select
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ def xvfb(width: int = 1920, height: int = 1080, timeout: float = 15.0) -> Iterat
     if shutil.which("Xvfb") is None:
         raise RuntimeError("Xvfb is not installed; the test command installs the xvfb package")
     read_fd, write_fd = os.pipe()
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [
             "Xvfb",
@@ -34,12 +36,12 @@ def xvfb(width: int = 1920, height: int = 1080, timeout: float = 15.0) -> Iterat
             f"{width}x{height}x24",
             "-nolisten",
             "tcp",
-            "+extension",
-            "DAMAGE",
+            # Keep the server as it is when its last client disconnects.
+            "-noreset",
         ],
         pass_fds=(write_fd,),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     os.close(write_fd)
     try:
@@ -47,8 +49,10 @@ def xvfb(width: int = 1920, height: int = 1080, timeout: float = 15.0) -> Iterat
         number = os.read(read_fd, 64).decode().strip() if ready else ""
         if not number:
             process.kill()
-            _, stderr = process.communicate(timeout=5)
-            raise RuntimeError(f"Xvfb did not start within {timeout} s: {stderr.decode()[-500:]}")
+            process.wait(timeout=5)
+            log.seek(0)
+            output = log.read().decode(errors="replace")[-500:]
+            raise RuntimeError(f"Xvfb did not start within {timeout} s: {output}")
         yield Display(f":{number}", width, height)
     finally:
         os.close(read_fd)
@@ -58,3 +62,4 @@ def xvfb(width: int = 1920, height: int = 1080, timeout: float = 15.0) -> Iterat
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()

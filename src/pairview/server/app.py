@@ -30,6 +30,7 @@ def create_app(settings: ServerSettings, tls: bool = False) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = db.create_engine(settings.resolved_database_url)
         try:
             await db.upgrade(engine)

@@ -138,14 +138,20 @@ async def start_server(settings: ServerSettings, access_log: bool = True) -> Run
         timeout_graceful_shutdown=3,
     )
     server = _Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
+
+    async def serve() -> None:
+        try:
+            await server.serve(sockets=[sock])
+        except SystemExit:
+            # uvicorn exits the process when start-up fails; report it instead.
+            raise PairviewError("The server failed to start; see the error above.") from None
+        finally:
+            sock.close()
+
+    task = asyncio.create_task(serve())
     while not server.started:
         if task.done():
-            sock.close()
-            try:
-                task.result()
-            except SystemExit:
-                raise PairviewError("The server failed to start; see the error above.") from None
+            task.result()
             raise PairviewError("The server stopped during start-up.")
         await asyncio.sleep(0.02)
     base = public_base_url(settings, port, tls)

@@ -1,0 +1,148 @@
+"""Settings from flags, environment and TOML, and the errors for bad values."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pairview.errors import ConfigError
+from pairview.settings import (
+    ServerSettings,
+    ShareSettings,
+    load_settings,
+    parse_bitrate,
+    parse_duration,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        (90, 90.0),
+        ("90", 90.0),
+        ("30s", 30.0),
+        ("15m", 900.0),
+        ("24h", 86400.0),
+        ("7d", 604800.0),
+        ("1.5h", 5400.0),
+    ],
+)
+def test_duration_forms(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "3 weeks", "-5s", "0", True, [1]])
+def test_duration_rejects_with_value(text: object) -> None:
+    with pytest.raises(ValueError, match="duration") as raised:
+        parse_duration(text)
+
+    assert repr(text) in str(raised.value) or "positive" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "bits"),
+    [
+        (500_000, 500_000),
+        ("2500k", 2_500_000),
+        ("8M", 8_000_000),
+        ("1.5m", 1_500_000),
+        ("6Mbps", 6_000_000),
+    ],
+)
+def test_bitrate_forms(text: object, bits: int) -> None:
+    assert parse_bitrate(text) == bits
+
+
+@pytest.mark.parametrize("text", ["fast", "8G", "", "-1k", 0])
+def test_bitrate_rejects(text: object) -> None:
+    with pytest.raises(ValueError, match="bitrate"):
+        parse_bitrate(text)
+
+
+def test_flag_beats_environment_beats_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "pairview.toml"
+    config.write_text(
+        '[server]\nport = 9001\nhost = "0.0.0.0"\npublic_url = "https://file.example"\n'
+    )
+    monkeypatch.setenv("PAIRVIEW_PORT", "9002")
+
+    from_file_and_env = load_settings(ServerSettings, config)
+    with_flag = load_settings(ServerSettings, config, port=9003, host=None)
+
+    assert from_file_and_env.port == 9002
+    assert from_file_and_env.host == "0.0.0.0"
+    assert from_file_and_env.public_url == "https://file.example"
+    assert with_flag.port == 9003
+    assert with_flag.host == "0.0.0.0"
+
+
+def test_share_table_read(tmp_path: Path) -> None:
+    config = tmp_path / "pairview.toml"
+    config.write_text('[share]\nfps = 15\nmax_bitrate = "4M"\n')
+
+    settings = load_settings(ShareSettings, config)
+
+    assert settings.fps == 15
+    assert settings.max_bitrate == 4_000_000
+
+
+def test_errors_name_setting_flag_variable_and_value() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(ServerSettings, port=70000, invite_ttl="3 weeks")
+
+    message = str(raised.value)
+    assert "port (--port / PAIRVIEW_PORT): 70000" in message
+    assert "invite_ttl (--invite-ttl / PAIRVIEW_INVITE_TTL): '3 weeks'" in message
+
+
+def test_unknown_setting_in_file_rejected(tmp_path: Path) -> None:
+    config = tmp_path / "pairview.toml"
+    config.write_text("[server]\nprot = 80\n")
+
+    with pytest.raises(ConfigError, match="prot"):
+        load_settings(ServerSettings, config)
+
+
+@pytest.mark.parametrize("content", ["[server\nport = 1", "server = 5"])
+def test_broken_file_reported(tmp_path: Path, content: str) -> None:
+    config = tmp_path / "pairview.toml"
+    config.write_text(content)
+
+    with pytest.raises(ConfigError, match=re.escape(str(config))):
+        load_settings(ServerSettings, config)
+
+
+def test_missing_file_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="Cannot read"):
+        load_settings(ServerSettings, tmp_path / "absent.toml")
+
+
+def test_ice_servers_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAIRVIEW_ICE_SERVERS", '[{"urls": "stun:stun.internal:3478"}]')
+
+    settings = load_settings(ServerSettings)
+
+    assert settings.ice_servers[0].urls == ["stun:stun.internal:3478"]
+
+
+def test_ice_server_url_scheme_checked() -> None:
+    with pytest.raises(ConfigError, match=re.escape("http://example.com")):
+        load_settings(ServerSettings, ice_servers=[{"urls": "http://example.com"}])
+
+
+def test_credentials_hidden_when_printed() -> None:
+    settings = load_settings(
+        ServerSettings,
+        ice_servers=[{"urls": "turn:t.internal", "username": "u", "credential": "hunter2"}],
+    )
+
+    assert "hunter2" not in repr(settings)
+    assert "hunter2" not in str(settings.ice_servers)
+
+
+def test_default_database_in_data_dir(tmp_path: Path) -> None:
+    settings = load_settings(ServerSettings, data_dir=tmp_path)
+
+    assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path / 'pairview.db'}"
