@@ -58,3 +58,5 @@ def xvfb(width: int = 1920, height: int = 1080, timeout: float = 15.0) -> Iterat
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
