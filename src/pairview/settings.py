@@ -247,7 +247,9 @@ def _describe_error(settings_cls: type[BaseSettings], error: ErrorDetails) -> st
     value = error.get("input")
     shown = "" if isinstance(value, dict) else f" {value!r}:"
     suffix = f" (at {detail})" if detail else ""
-    return f"  {field}{suffix} ({where}):{shown} {error['msg']}"
+    # pydantic prefixes the text of a ValueError raised by a validator with "Value error, ".
+    message = error["msg"].removeprefix("Value error, ")
+    return f"  {field}{suffix} ({where}):{shown} {message}"
 
 
 SettingsT = TypeVar("SettingsT", bound=_Settings)

@@ -122,3 +122,37 @@ async def test_migrations_run_twice_harmlessly(database_url: str) -> None:
         await engine.dispose()
 
     assert version == ScriptDirectory.from_config(db.alembic_config()).get_current_head()
+
+
+async def test_expired_invite_rejects_new_guest(store: RoomStore) -> None:
+    created = await store.create(invite_ttl=60)
+    later = created.invite_expires_at + timedelta(seconds=1)
+
+    with pytest.raises(SignalingError) as raised:
+        await store.authorize(created.room_id, Role.GUEST, created.invite_token, now=later)
+
+    assert raised.value.code is ErrorCode.LINK_EXPIRED
+
+
+async def test_expired_invite_admits_resuming_guest(store: RoomStore) -> None:
+    created = await store.create(invite_ttl=60)
+    later = created.invite_expires_at + timedelta(seconds=1)
+
+    state = await store.authorize(
+        created.room_id, Role.GUEST, created.invite_token, now=later, resuming=True
+    )
+
+    assert state.room_id == created.room_id
+
+
+async def test_resuming_guest_still_needs_token_and_live_room(store: RoomStore) -> None:
+    created = await store.create(invite_ttl=60)
+
+    with pytest.raises(SignalingError) as wrong_token:
+        await store.authorize(created.room_id, Role.GUEST, "not-the-token", resuming=True)
+    await store.end(created.room_id, created.host_token)
+    with pytest.raises(SignalingError) as ended:
+        await store.authorize(created.room_id, Role.GUEST, created.invite_token, resuming=True)
+
+    assert wrong_token.value.code is ErrorCode.ROOM_NOT_FOUND
+    assert ended.value.code is ErrorCode.ROOM_CLOSED

@@ -1,12 +1,13 @@
 """Network namespaces that tests create, so that every packet stays between the test's own hosts.
 
-Each namespace gets its own loopback and a veth link to the other; no
-route leads anywhere else.
+Each namespace gets its own loopback and a veth link to the other, and no
+route leads beyond the two namespaces.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import subprocess
@@ -87,3 +88,158 @@ def lan() -> Iterator[Lan]:
     finally:
         for name in created:
             _delete(name)
+
+
+# Destinations that stay inside the test's namespaces: the veth link's own
+# subnet, loopback and link-local addresses, and link-local multicast (such
+# as Chromium's mDNS announcements of its host candidates).
+_INSIDE_V4 = ["224.0.0.0/24"]
+_INSIDE_V6 = ["fe80::/10", "ff02::/16"]
+
+
+@dataclass(frozen=True)
+class EgressCounter:
+    """Counts, and drops, packets that processes in a `Lan` send anywhere outside it."""
+
+    lan: Lan
+
+    def _lines(self, namespace: Namespace, tool: str) -> list[str]:
+        result = subprocess.run(
+            ["ip", "netns", "exec", namespace.name, tool, "-w", "-L", "OUTPUT", "-v", "-x", "-n"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout.splitlines()
+
+    def _counts(self, comment: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for namespace in (self.lan.host, self.lan.guest):
+            total = 0
+            for tool in ("iptables", "ip6tables"):
+                for line in self._lines(namespace, tool):
+                    if f"/* {comment} */" in line:
+                        total += int(line.split()[0])
+            counts[namespace.name] = total
+        return counts
+
+    def outside(self) -> dict[str, int]:
+        """Return, per namespace, how many packets were sent to an address outside the lan."""
+        return self._counts("pairview-test-outside")
+
+    def inside(self) -> dict[str, int]:
+        """Return, per namespace, how many packets went to the other namespace of the lan."""
+        return self._counts("pairview-test-lan")
+
+    def reset(self) -> None:
+        for namespace in (self.lan.host, self.lan.guest):
+            for tool in ("iptables", "ip6tables"):
+                _run_in(namespace, tool, "-w", "-Z", "OUTPUT")
+
+
+def _run_in(namespace: Namespace, *argv: str) -> None:
+    result = subprocess.run(namespace.command(argv), capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise NetnsUnavailable(
+            f"{' '.join(argv)} in {namespace.name} failed: {result.stderr.strip()}"
+        )
+
+
+def count_egress(lan: Lan) -> EgressCounter:
+    """Make every packet bound outside `lan` visible, counted and dropped.
+
+    Each namespace gets a default route to the other one, so that a packet
+    for any address reaches the OUTPUT chain instead of failing with "network
+    unreachable" before any firewall rule applies. There a last rule counts and
+    drops it. The namespaces do not forward, so even without the rule such a
+    packet would end at the other namespace.
+    """
+    subnet = lan.host.address.rsplit(".", 1)[0] + ".0/24"
+    for namespace, peer in ((lan.host, lan.guest), (lan.guest, lan.host)):
+        _run_in(namespace, "ip", "route", "add", "default", "via", peer.address)
+        for tool, inside in (("iptables", [subnet, *_INSIDE_V4]), ("ip6tables", _INSIDE_V6)):
+            _run_in(namespace, tool, "-w", "-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT")
+            for destination in inside:
+                _run_in(
+                    namespace,
+                    tool,
+                    "-w",
+                    "-A",
+                    "OUTPUT",
+                    "-d",
+                    destination,
+                    "-m",
+                    "comment",
+                    "--comment",
+                    "pairview-test-lan",
+                    "-j",
+                    "ACCEPT",
+                )
+            _run_in(
+                namespace,
+                tool,
+                "-w",
+                "-A",
+                "OUTPUT",
+                "-m",
+                "comment",
+                "--comment",
+                "pairview-test-outside",
+                "-j",
+                "DROP",
+            )
+    return EgressCounter(lan)
+
+
+def kill_tcp_connections(namespace: Namespace, address: str, port: int) -> None:
+    """Abort every TCP connection from `namespace` to `address`:`port`, as a network fault would.
+
+    The kernel resets each connection at once (`ss -K`), so the process that
+    owned it gets an error on its next read or write. Nothing is sent beyond
+    the namespaces.
+    """
+    # ss prints "Invalid argument" for sockets it cannot abort, such as those
+    # in TIME-WAIT, and still aborts the rest. Its exit code is no reliable
+    # result, so callers check the effect instead.
+    subprocess.run(
+        namespace.command(["ss", "-K", "-t", "dst", address, "dport", "=", str(port)]),
+        capture_output=True,
+        check=False,
+    )
+
+
+@contextlib.contextmanager
+def tcp_rejected(namespace: Namespace, address: str, port: int) -> Iterator[None]:
+    """Reject new TCP connections from `namespace` to `address`:`port` while the block runs.
+
+    Only connection attempts (SYN) are rejected, so resets of connections
+    that are aborted meanwhile still reach the other side.
+    """
+    rule = ["OUTPUT", "-d", address, "-p", "tcp", "--dport", str(port), "--syn"]
+    rule += ["-j", "REJECT", "--reject-with", "tcp-reset"]
+    _run_in(namespace, "iptables", "-w", "-I", *rule)
+    try:
+        yield
+    finally:
+        _run_in(namespace, "iptables", "-w", "-D", *rule)
+
+
+def addresses(namespace: Namespace) -> set[str]:
+    """Return every IP address configured inside `namespace`."""
+    result = subprocess.run(
+        ["ip", "-n", namespace.name, "-j", "addr", "show"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {
+        info["local"] for link in json.loads(result.stdout) for info in link.get("addr_info", [])
+    }
+
+
+def pids(namespace: Namespace) -> set[int]:
+    """Return the ids of the processes running inside `namespace`."""
+    result = subprocess.run(
+        ["ip", "netns", "pids", namespace.name], capture_output=True, text=True, check=True
+    )
+    return {int(pid) for pid in result.stdout.split()}

@@ -77,13 +77,20 @@ class RoomStore:
         return created
 
     async def authorize(
-        self, room_id: str, role: Role, token: str, now: datetime | None = None
+        self,
+        room_id: str,
+        role: Role,
+        token: str,
+        now: datetime | None = None,
+        resuming: bool = False,
     ) -> RoomState:
         """Check a host or guest token for a room, or raise SignalingError.
 
         An unknown room and a wrong token give the same answer, so the
         server is no oracle for room ids. Only a caller holding the right
-        token learns that the link expired or the room ended.
+        token learns that the link expired or the room ended. The invite's
+        expiry stops new guests only: a guest `resuming` with a resume token
+        was let in before and may reconnect as long as the room is live.
         """
         now = now or datetime.now(UTC)
         async with self._sessions() as session:
@@ -98,7 +105,7 @@ class RoomStore:
             )
         if record.ended_at is not None:
             raise SignalingError(ErrorCode.ROOM_CLOSED, "The host has ended this room.")
-        if role is Role.GUEST and record.invite_expires_at <= now:
+        if role is Role.GUEST and not resuming and record.invite_expires_at <= now:
             raise SignalingError(
                 ErrorCode.LINK_EXPIRED, "This link has expired. Ask the host for a new one."
             )

@@ -135,6 +135,9 @@ async def start_server(settings: ServerSettings, access_log: bool = True) -> Run
         ssl_certfile=tls.cert_path if tls else None,
         ssl_keyfile=tls.key_path if tls else None,
         server_header=False,
+        # NOTE: when `pairview share` stops after its room ended, one of a guest
+        # browser's TLS connections sometimes stays open until this timeout, and
+        # uvicorn then logs "timeout graceful shutdown exceeded" at ERROR.
         timeout_graceful_shutdown=3,
     )
     server = _Server(config)

@@ -287,18 +287,20 @@ class SignalingService:
                 f"This page speaks signaling version {join.version}, the server "
                 f"version {PROTOCOL_VERSION}. Reload the page or update the app.",
             )
+        resume_peer_id = None
+        if join.resume:
+            claim = self._signer.verify(join.resume, join.room, join.role)
+            resume_peer_id = claim.peer_id if claim else None
         try:
-            await self._rooms.authorize(join.room, join.role, join.token)
+            await self._rooms.authorize(
+                join.room, join.role, join.token, resuming=resume_peer_id is not None
+            )
         except SQLAlchemyError:
             logger.exception("database unavailable while checking a join")
             raise SignalingError(
                 ErrorCode.UNAVAILABLE, "The server cannot reach its database; try again shortly."
             ) from None
 
-        resume_peer_id = None
-        if join.resume:
-            claim = self._signer.verify(join.resume, join.room, join.role)
-            resume_peer_id = claim.peer_id if claim else None
         outcome = self._hub.join(join.room, join.role, join.name, resume_peer_id)
 
         old = self._clients.get(outcome.peer_id)

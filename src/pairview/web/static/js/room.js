@@ -117,6 +117,26 @@ async function main() {
   let hostPeerId = null;
   let ended = false;
 
+  let signalingJoined = false;
+  let connectionState = "new";
+
+  const hostLeft = (text, status) => {
+    host.close();
+    elements.video.srcObject = null;
+    elements.waiting.hidden = false;
+    elements.waiting.textContent = text;
+    setState("host-left");
+    setStatus(status, "bad");
+  };
+
+  // A host app that dies takes its embedded server along, so no peer-left
+  // ever arrives. A failed connection to the host while the server is
+  // unreachable as well means the host is gone.
+  const checkHostReachable = () => {
+    if (ended || connectionState !== "failed" || signalingJoined) return;
+    hostLeft("The host can no longer be reached. This page reconnects if they come back.", "The host is unreachable");
+  };
+
   const end = (code) => {
     ended = true;
     signaling.stop();
@@ -128,12 +148,14 @@ async function main() {
 
   signaling.addEventListener("status", ({ detail }) => {
     if (ended) return;
+    signalingJoined = false;
     if (detail.state === "disconnected") {
-      setStatus("Lost the server; reconnecting…", "warn");
+      if (elements.body.dataset.state !== "host-left") setStatus("Lost the server; reconnecting…", "warn");
       elements.body.dataset.signaling = "disconnected";
     } else {
       elements.body.dataset.signaling = detail.state;
     }
+    checkHostReachable();
   });
 
   signaling.addEventListener("fatal", ({ detail }) => {
@@ -149,6 +171,7 @@ async function main() {
     if (ended) return;
     switch (message.type) {
       case "welcome": {
+        signalingJoined = true;
         elements.body.dataset.signaling = "joined";
         elements.body.dataset.peerId = message.peer_id;
         host.iceServers = message.ice_servers;
@@ -170,12 +193,7 @@ async function main() {
         break;
       case "peer-left":
         if (message.peer_id === hostPeerId) {
-          host.close();
-          elements.video.srcObject = null;
-          elements.waiting.hidden = false;
-          elements.waiting.textContent = "The host has left. This page reconnects when they come back.";
-          setState("host-left");
-          setStatus("The host has left", "bad");
+          hostLeft("The host has left. This page reconnects when they come back.", "The host has left");
         }
         break;
       case "offer":
@@ -207,9 +225,11 @@ async function main() {
   });
   host.addEventListener("state", ({ detail }) => {
     if (ended) return;
+    connectionState = detail.state;
     elements.body.dataset.connectionState = detail.state;
     const [text, level] = describeConnection(detail.state);
     setStatus(text, level);
+    checkHostReachable();
   });
   host.addEventListener("host", ({ detail }) => {
     elements.hostName.textContent = `Sharing: ${detail.name}`;
