@@ -43,7 +43,8 @@ class Capability(StrEnum):
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: "yes" is no boolean and "0.5" no number, whatever pydantic could coerce.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Hello(_Message):

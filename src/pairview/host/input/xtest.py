@@ -203,6 +203,8 @@ class XTestInjector:
         self._bindings: dict[int, _Binding] = {}
         self._held_keys: dict[str, int] = {}
         self._held_buttons: set[int] = set()
+        self._closed = False
+        self._display.set_error_handler(_log_x_error)
         self._keymap = self._load_keymap()
         self._level3_mask = self._find_level3_mask()
 
@@ -325,6 +327,9 @@ class XTestInjector:
         self._display.flush()
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         try:
             self.release_all()
             for keycode in list(self._bindings):
@@ -441,6 +446,10 @@ class XTestInjector:
         width = len(self._keymap.rows[0])
         self._display.change_keyboard_mapping(keycode, [(NO_SYMBOL,) * width])
         self._keymap.rows[keycode - self._keymap.min_keycode] = [NO_SYMBOL] * width
+
+
+def _log_x_error(error: Exception, request: object = None) -> None:
+    logger.error("X server reported an error for an input request: %s", error)
 
 
 def _is_cased(character: str) -> bool:
