@@ -188,6 +188,11 @@ class RemoteControl:
         self._injector = None
         await asyncio.to_thread(self._executor.shutdown, True)
 
+    async def drained(self) -> None:
+        """Wait until every input submitted so far has been injected."""
+        future = self._executor.submit(lambda: None)
+        await asyncio.wrap_future(future)
+
     # Guests
 
     def add_guest(self, peer_id: str, name: str) -> None:
