@@ -212,14 +212,18 @@ def join(
     name: str,
     viewport: tuple[int, int] = (1000, 700),
     scale: float = 1,
+    init_script: str = "",
 ) -> Guest:
-    """Open the guest link in a new browser context and wait until the video plays."""
+    """Open the guest link in a new browser context and wait until the video plays.
+
+    `init_script` runs in the page before its own scripts, as CHANNEL_HOOK does.
+    """
     context = browser.new_context(
         ignore_https_errors=True,
         viewport={"width": viewport[0], "height": viewport[1]},
         device_scale_factor=scale,
     )
-    context.add_init_script(CHANNEL_HOOK)
+    context.add_init_script(CHANNEL_HOOK + init_script)
     page = context.new_page()
     page.goto(link)
     page.fill("#name-input", name)
