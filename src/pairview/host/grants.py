@@ -147,7 +147,7 @@ class Grants:
         return self._change(guest, ControlReason.REVOKED, granted=guest.granted - capabilities)
 
     def release(self, peer_id: str) -> GrantChange:
-        """The guest gives back every grant of its own accord."""
+        """Take back every grant that the guest gives back of its own accord."""
         guest = self.get(peer_id)
         guest.requested = None
         return self._change(guest, ControlReason.RELEASED, granted=set())

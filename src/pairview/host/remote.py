@@ -213,7 +213,7 @@ class RemoteControl:
             self._announce(change)
 
     def remove_guest(self, peer_id: str) -> None:
-        """The guest left: release what it held and forget its grants."""
+        """Release what a departed guest held and forget its grants."""
         guest = self._guests.pop(peer_id, None)
         if guest is None:
             return
@@ -223,7 +223,7 @@ class RemoteControl:
         self._removed.append(peer_id)
 
     def channel_open(self, peer_id: str, send: SendToGuest) -> None:
-        """The guest's control channel said a good hello: tell it its grants and all cursors."""
+        """Send a guest whose control channel opened its grants and every cursor."""
         guest = self._guests.get(peer_id)
         if guest is None:
             return
@@ -237,7 +237,7 @@ class RemoteControl:
             send(Cursors(cursors=snapshot[start : start + MAX_CURSORS_PER_MESSAGE]))
 
     def channel_closed(self, peer_id: str) -> None:
-        """The guest's connection dropped: release what it held; its grants stay for a reconnect."""
+        """Release what a disconnected guest held, keeping its grants for a reconnect."""
         guest = self._guests.get(peer_id)
         if guest is None:
             return
@@ -403,7 +403,7 @@ class RemoteControl:
     # Grants
 
     def panic(self) -> None:
-        """The host pressed the panic shortcut: take back every grant at once."""
+        """Take back every grant at once, as the host's panic shortcut does."""
         for change in self.grants.revoke_all(ControlReason.PANIC):
             self._apply(change)
         self._output.notice(

@@ -8,8 +8,8 @@ types in `web/static/js/protocol.js`.
 Positions are normalised to the shared screen: (0, 0) is its top-left
 corner and (1, 1) its bottom-right one, whatever the size of the video on
 the guest's page. A guest dragging with the button held may leave the video,
-so coordinates up to one screen beyond each edge are valid and the host
-clamps them to the screen; anything further out is invalid.
+so coordinates up to one screen beyond each edge are valid. The host clamps
+them to the screen, and anything further out is invalid.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ PeerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 
 
 class Capability(StrEnum):
-    """What a guest may drive on the host; each one is granted separately."""
+    """A part of the host that a guest may drive, granted separately."""
 
     POINTER = "pointer"
     KEYBOARD = "keyboard"
@@ -158,7 +158,7 @@ class ControlReason(StrEnum):
 
 
 class ControlState(_Message):
-    """What this guest may drive now, and whether a request of its own waits for an answer."""
+    """This guest's grants, and whether a request of its own waits for the host's answer."""
 
     type: Literal["control-state"] = "control-state"
     pointer: bool

@@ -1,4 +1,4 @@
-"""What a platform's input injection provides; X11 implements it with XTEST.
+"""The interface of a platform's input injection; X11 implements it with XTEST.
 
 The host app decides who may inject what (see `pairview.host.remote`);
 an injector only turns permitted events into the platform's own input.
@@ -32,7 +32,7 @@ class MouseButton(IntEnum):
 
 
 class Injected(Enum):
-    """What became of one key event."""
+    """Outcome of one key event."""
 
     DONE = "done"
     # The host's keymap has no such key and no spare keycode was left to bind it to.
@@ -75,7 +75,7 @@ class InputInjector(Protocol):
         ...
 
     def pointer_position(self) -> tuple[int, int] | None:
-        """Where the host's pointer is now, or None if it is on another screen."""
+        """Return where the host's pointer is now, or None if it is on another screen."""
         ...
 
     def maintain(self) -> None:

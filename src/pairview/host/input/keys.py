@@ -162,7 +162,7 @@ NAMED_KEYS: frozenset[str] = frozenset(
     ]
 )
 
-# What the physical key of each code produces on a US layout, for shortcuts
+# Characters that the physical key of each code produces on a US layout, for shortcuts
 # typed on a layout whose letters the host may not have (Ctrl+C on a
 # Cyrillic layout sends "с", which is no shortcut on a Latin host).
 US_CHARACTERS: dict[str, str] = {
@@ -216,7 +216,7 @@ KeyAction = Press | Release | Type | Ignore | Reject
 
 
 def is_character(value: str) -> bool:
-    """Whether a KeyboardEvent.key value is one printable character."""
+    """Return whether a KeyboardEvent.key value is one printable character."""
     return len(value) == 1 and not unicodedata.category(value).startswith("C")
 
 

@@ -46,7 +46,7 @@ class XPanicShortcut:
         self._stopping = False
 
     def start(self, on_press: Callable[[], None]) -> None:
-        """Grab the combination, or raise InputUnavailable if another client holds it."""
+        """Grab the combination, or raise InputUnavailable if another client grabbed it first."""
         from Xlib import X
         from Xlib.error import CatchError
 

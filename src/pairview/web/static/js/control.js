@@ -1,7 +1,7 @@
 // The guest's remote input: pointer, buttons, wheel and keys over the video,
 // sent to the host in coordinates normalised to the shared screen. The host
-// decides what it injects; this page only avoids sending what the host has
-// not granted, and releases what it holds when it loses a grant or focus.
+// decides what it injects. This page only avoids sending what the host has
+// not granted, and releases its keys and buttons when it loses a grant or focus.
 
 import * as protocol from "./protocol.js";
 
