@@ -261,6 +261,8 @@ class GuestKeyboard:
         return None
 
     def _character(self, code: str, key: str) -> str:
+        # NOTE: browsers on Windows report AltGr as ControlLeft plus AltRight, so
+        # a character typed with AltGr there arrives as a Ctrl+Alt shortcut.
         shortcut = any(name in SHORTCUT_MODIFIERS for name in self.held.values())
         if shortcut and not key.isascii() and code in US_CHARACTERS:
             return US_CHARACTERS[code]
