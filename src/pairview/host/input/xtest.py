@@ -385,7 +385,11 @@ class XTestInjector:
         return mask & PANIC_MODIFIERS == PANIC_MODIFIERS
 
     def _set_modifiers(self, mask: int, shift: bool, level3: bool) -> list[tuple[int, bool]]:
-        """Make Shift and level 3 match what a key needs; return the key events to undo."""
+        """Make Shift and level 3 match what a key needs; return the key events to undo.
+
+        NOTE: XTEST cannot release a modifier that the host holds on its own
+        keyboard, so a character typed by a guest meanwhile may come out shifted.
+        """
         done: list[tuple[int, bool]] = []
         wanted = (
             (SHIFT_MASK, shift, [KEYSYM_SHIFT_L, KEYSYM_SHIFT_R]),

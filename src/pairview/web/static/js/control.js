@@ -153,6 +153,8 @@ export class RemoteInput {
   }
 
   onKey(event, down) {
+    // NOTE: text from an input method (IME composition) or from a virtual keyboard
+    // that reports no KeyboardEvent.code is not forwarded.
     if (!this.keyboard || !event.code || event.isComposing || event.key === "Process") return;
     event.preventDefault();
     if (down) {
