@@ -129,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long the guest link stays valid, such as 90m or 24h (default: 24h)",
     )
     share.add_argument("--name", help="your name as guests see it (default: Host)")
+    share.add_argument(
+        "--allow-control",
+        action="store_true",
+        default=None,
+        help="let every guest control your pointer and keyboard without asking you; "
+        "without it, each guest asks and you answer in this terminal",
+    )
     _server_options(share, embedded=True)
     return parser
 
@@ -234,6 +241,7 @@ def _run_share(args: argparse.Namespace) -> int:
         min_bitrate=args.min_bitrate,
         invite_ttl=args.invite_ttl,
         name=args.name,
+        allow_control=args.allow_control,
     )
     if args.list_monitors:
         for index, region in enumerate(list_monitors()):
@@ -260,8 +268,12 @@ def _run_share(args: argparse.Namespace) -> int:
 async def _share(
     settings: ShareSettings, server_settings: ServerSettings | None, region: Any
 ) -> None:
+    from pairview.host.console import Console
+    from pairview.host.input.panic import XPanicShortcut
+    from pairview.host.input.xtest import XTestInjector
     from pairview.host.output import ShareOutput
     from pairview.host.pipeline import PipelineConfig
+    from pairview.host.remote import RemoteControl
     from pairview.host.rooms import create_room, end_room
     from pairview.host.share import Share
     from pairview.server.api import guest_url
@@ -308,11 +320,27 @@ async def _share(
                 "The server's certificate is self-signed; guests can compare its SHA-256 "
                 f"fingerprint with what their browser shows: {running.tls.fingerprint}"
             )
-        output.info("Press Ctrl-C to end the room.")
+        output.info("Press Ctrl-C to end the room. Type /help for commands.")
 
+        console = Console(output)
+        remote = RemoteControl(
+            output,
+            region,
+            XTestInjector,
+            XPanicShortcut,
+            allow_all=settings.allow_control,
+            host_name=settings.name,
+            request_timeout=settings.control_request_timeout,
+        )
+        await remote.start(console)
+        console_task = asyncio.create_task(console.run())
         pipeline_config = PipelineConfig(region, settings.codec, settings.fps, settings.max_bitrate)
-        share = Share(settings, ticket, pipeline_config, output, ssl_context)
-        await share.run(stop)
+        share = Share(settings, ticket, pipeline_config, output, ssl_context, remote)
+        try:
+            await share.run(stop)
+        finally:
+            console_task.cancel()
+            await remote.close()
         with contextlib.suppress(Exception):
             await end_room(ticket, ssl_context)
     finally:

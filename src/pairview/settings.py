@@ -226,6 +226,8 @@ class ShareSettings(_Settings):
     min_bitrate: Bitrate = 300_000
     invite_ttl: Duration = 24 * 3600
     name: str = Field(default="Host", min_length=1, max_length=64)
+    allow_control: bool = False
+    control_request_timeout: Duration = 60.0
 
     @field_validator("server")
     @classmethod

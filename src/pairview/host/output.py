@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 
 class ShareOutput:
@@ -42,3 +45,17 @@ class ShareOutput:
 
     def connection_state(self, name: str, peer_id: str, old: str, new: str) -> None:
         self._line(f"{escape(name)} (peer {peer_id}): connection {old} -> {new}")
+
+    def question(self, text: str) -> None:
+        self._line(f"[bold cyan]{escape(text)}[/bold cyan]")
+
+    def notice(self, text: str) -> None:
+        """A change the host should not miss, such as a guest taking control."""
+        self._line(f"[bold]{escape(text)}[/bold]")
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        table = Table(*headers, box=box.SIMPLE, show_edge=False, pad_edge=False)
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row))
+        self.console.print(table)
+        sys.stdout.flush()

@@ -8,7 +8,7 @@ earlier connection to the same guest are told apart and ignored.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -33,9 +33,11 @@ from pairview.protocol.control import (
     CONTROL_VERSION,
     MAX_CONTROL_MESSAGE_BYTES,
     Goodbye,
+    GuestMessage,
     Hello,
+    HostMessage,
     VersionError,
-    control_message_adapter,
+    guest_message_adapter,
 )
 from pairview.protocol.signaling import Answer, Candidate, Offer, PeerInfo
 
@@ -52,6 +54,16 @@ class PeerEvents(Protocol):
     def connection_state_changed(self, guest: PeerInfo, old: str, new: str) -> None: ...
 
     def bitrate_estimated(self, guest: PeerInfo, bitrate: int) -> None: ...
+
+    def control_opened(self, guest: PeerInfo, send: Callable[[HostMessage], None]) -> None:
+        """The guest's control channel said hello with this host's version."""
+
+    def control_message(self, guest: PeerInfo, message: GuestMessage) -> None: ...
+
+    def control_rejected(self, guest: PeerInfo, why: str) -> None:
+        """A control message was dropped before reaching remote control; `why` has no content."""
+
+    def control_closed(self, guest: PeerInfo) -> None: ...
 
 
 class GuestPeer:
@@ -79,6 +91,7 @@ class GuestPeer:
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
         self._track: EncodedVideoTrack | None = None
         self._control: RTCDataChannel | None = None
+        self._hello_received = False
         self._state = "new"
         self._remote_set = False
         self._pending_candidates: list[Candidate] = []
@@ -115,6 +128,7 @@ class GuestPeer:
         self._control = pc.createDataChannel("control")
         self._control.on("open", self._on_control_open)
         self._control.on("message", self._on_control_message)
+        self._control.on("close", self._on_control_close)
 
         # aiortc gathers every candidate before setLocalDescription returns,
         # so the offer carries them all and the host sends no trickle.
@@ -164,8 +178,15 @@ class GuestPeer:
 
     def send_goodbye(self) -> None:
         """Tell the guest over the data channel that the host ended the room."""
-        if self._control is not None and self._control.readyState == "open":
-            self._control.send(Goodbye().model_dump_json())
+        self.send_control(Goodbye())
+
+    def send_control(self, message: HostMessage) -> None:
+        """Send a message on the control channel if it is open; drop it otherwise."""
+        if self._control is None or self._control.readyState != "open":
+            return
+        # A channel closing under us raises; the close event follows and says so.
+        with contextlib.suppress(Exception):
+            self._control.send(message.model_dump_json())
 
     async def close(self) -> None:
         if self._closed:
@@ -206,23 +227,52 @@ class GuestPeer:
 
     def _on_control_message(self, data: str | bytes) -> None:
         if isinstance(data, bytes) or len(data) > MAX_CONTROL_MESSAGE_BYTES:
-            logger.warning(
-                "peer %s: ignoring an oversized or binary control message", self.guest.peer_id
-            )
+            self._events.control_rejected(self.guest, "binary or oversized control message")
             return
         try:
-            message = control_message_adapter.validate_python(json.loads(data))
-        except (ValueError, ValidationError):
-            logger.warning("peer %s: ignoring an invalid control message", self.guest.peer_id)
+            message = guest_message_adapter.validate_json(data)
+        except ValidationError as error:
+            self._events.control_rejected(self.guest, _problem(error))
             return
-        if isinstance(message, Hello) and message.version != CONTROL_VERSION:
+        if isinstance(message, Hello):
+            self._on_hello(message)
+        elif isinstance(message, VersionError):
+            logger.warning(
+                "peer %s: guest page expected control version %d, this host speaks %d",
+                self.guest.peer_id,
+                message.expected,
+                CONTROL_VERSION,
+            )
+        elif not self._hello_received:
+            self._events.control_rejected(self.guest, "control message before hello")
+        else:
+            self._events.control_message(self.guest, message)
+
+    def _on_hello(self, message: Hello) -> None:
+        if message.version != CONTROL_VERSION:
             logger.warning(
                 "peer %s: guest page speaks control version %d, this host %d",
                 self.guest.peer_id,
                 message.version,
                 CONTROL_VERSION,
             )
-            assert self._control is not None
-            self._control.send(
-                VersionError(expected=CONTROL_VERSION, received=message.version).model_dump_json()
-            )
+            self.send_control(VersionError(expected=CONTROL_VERSION, received=message.version))
+            return
+        self._hello_received = True
+        self._events.control_opened(self.guest, self.send_control)
+
+    def _on_control_close(self) -> None:
+        if self._hello_received:
+            self._hello_received = False
+            self._events.control_closed(self.guest)
+
+
+def _problem(error: ValidationError) -> str:
+    """Describe an invalid control message by its fields and errors, never by its values."""
+    problems = sorted(
+        {
+            f"{'.'.join(str(part) for part in item['loc']) or 'type'}: {item['type']}"
+            for item in error.errors()
+        }
+    )
+    return f"invalid control message ({', '.join(problems)[:160]})"

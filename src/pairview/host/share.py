@@ -7,6 +7,7 @@ import contextlib
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +17,9 @@ from pairview.host.bitrate import BitrateController
 from pairview.host.output import ShareOutput
 from pairview.host.peer import GuestPeer
 from pairview.host.pipeline import PipelineConfig, VideoPipeline
+from pairview.host.remote import RemoteControl
 from pairview.host.signaling import JoinParams, SignalingClient, SignalingClosed
+from pairview.protocol.control import GuestMessage, HostMessage
 from pairview.protocol.signaling import (
     Answer,
     Bye,
@@ -79,12 +82,14 @@ class Share:
         pipeline_config: PipelineConfig,
         output: ShareOutput,
         ssl_context: ssl.SSLContext | None = None,
+        remote: RemoteControl | None = None,
     ) -> None:
         self._settings = settings
         self._ticket = ticket
         self._pipeline_config = pipeline_config
         self._output = output
         self._ssl = ssl_context
+        self._remote = remote
         self._peers: dict[str, GuestPeer] = {}
         self._names: dict[str, str] = {}
         self._ice_servers: list[RTCIceServer] = []
@@ -141,6 +146,9 @@ class Share:
                 await asyncio.wait_for(signaling.send(End(type="end")), timeout=2)
             # Give the data channel and the socket a moment to carry the goodbye.
             await asyncio.sleep(0.3)
+        if self._remote is not None:
+            for peer_id in list(self._peers):
+                self._remote.remove_guest(peer_id)
         await asyncio.gather(
             *(peer.close() for peer in self._peers.values()), return_exceptions=True
         )
@@ -195,6 +203,8 @@ class Share:
         if announce:
             self._output.joined(guest.name, guest.peer_id)
         self._names[guest.peer_id] = guest.name
+        if self._remote is not None:
+            self._remote.add_guest(guest.peer_id, guest.name)
         assert self._pipeline is not None
         assert self._signaling is not None
         peer = GuestPeer(
@@ -212,6 +222,8 @@ class Share:
     async def _guest_gone(self, peer_id: str) -> None:
         peer = self._peers.pop(peer_id, None)
         name = self._names.pop(peer_id, None)
+        if self._remote is not None:
+            self._remote.remove_guest(peer_id)
         if peer is not None:
             await peer.close()
         if name is not None:
@@ -224,6 +236,26 @@ class Share:
 
     def connection_state_changed(self, guest: PeerInfo, old: str, new: str) -> None:
         self._output.connection_state(guest.name, guest.peer_id, old, new)
+        if new in ("failed", "closed") and self._remote is not None:
+            self._remote.channel_closed(guest.peer_id)
+
+    def control_opened(self, guest: PeerInfo, send: Callable[[HostMessage], None]) -> None:
+        if self._remote is not None:
+            self._remote.channel_open(guest.peer_id, send)
+
+    def control_message(self, guest: PeerInfo, message: GuestMessage) -> None:
+        if self._remote is not None:
+            self._remote.handle(guest.peer_id, message)
+
+    def control_rejected(self, guest: PeerInfo, why: str) -> None:
+        if self._remote is not None:
+            self._remote.reject(guest.peer_id, why)
+        else:
+            logger.warning("peer %s: ignoring control input (%s)", guest.peer_id, why)
+
+    def control_closed(self, guest: PeerInfo) -> None:
+        if self._remote is not None:
+            self._remote.channel_closed(guest.peer_id)
 
     def bitrate_estimated(self, guest: PeerInfo, bitrate: int) -> None:
         if self._pipeline is None:

@@ -67,6 +67,9 @@ export class HostConnection extends EventTarget {
   attachControl(channel) {
     this.control = channel;
     channel.addEventListener("open", () => channel.send(JSON.stringify(protocol.hello(this.name))));
+    channel.addEventListener("close", () => {
+      if (channel === this.control) this.emit("control-closed", {});
+    });
     channel.addEventListener("message", (event) => {
       const message = protocol.parseControlMessage(event.data);
       if (message === null) return;
@@ -80,8 +83,21 @@ export class HostConnection extends EventTarget {
         this.emit("ended", {});
       } else if (message.type === "version-error") {
         this.emit("version-error", { host: message.expected, page: message.received });
+      } else if (message.type === "control-state") {
+        this.emit("control-state", message);
+      } else if (message.type === "cursors") {
+        this.emit("cursors", message);
       }
     });
+  }
+
+  /** Send a control-channel message to the host; dropped while the channel is not open. */
+  sendControl(message) {
+    if (this.control && this.control.readyState === "open") {
+      this.control.send(JSON.stringify(message));
+      return true;
+    }
+    return false;
   }
 
   /** Close the peer connection, for example when the host left or sent bye. */

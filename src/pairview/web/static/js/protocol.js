@@ -2,7 +2,7 @@
 // They mirror pairview/protocol/signaling.py and pairview/protocol/control.py.
 
 export const PROTOCOL_VERSION = 1;
-export const CONTROL_VERSION = 1;
+export const CONTROL_VERSION = 2;
 
 export const ErrorCode = Object.freeze({
   INVALID_MESSAGE: "invalid-message",
@@ -38,7 +38,28 @@ const SERVER_TYPES = new Set([
   "offer", "answer", "candidate", "bye",
 ]);
 
-const CONTROL_TYPES = new Set(["hello", "goodbye", "version-error"]);
+const CONTROL_TYPES = new Set(["hello", "goodbye", "version-error", "control-state", "cursors"]);
+
+// Limits of control messages, as pairview/protocol/control.py checks them.
+// Positions are normalised to the shared screen, (0, 0) top left and (1, 1)
+// bottom right; a drag may carry them up to one screen beyond each edge.
+export const COORDINATE_MIN = -1;
+export const COORDINATE_MAX = 2;
+export const MAX_WHEEL_STEPS = 10;
+export const CURSOR_COLOURS = 8;
+
+/** Why the host sent a control-state message. */
+export const ControlReason = Object.freeze({
+  CURRENT: "current",
+  PENDING: "pending",
+  GRANTED: "granted",
+  DECLINED: "declined",
+  TIMED_OUT: "timed-out",
+  REVOKED: "revoked",
+  PANIC: "panic",
+  RELEASED: "released",
+  UNAVAILABLE: "unavailable",
+});
 
 export const MAX_NAME_LENGTH = 64;
 
@@ -102,4 +123,41 @@ export function parseControlMessage(text) {
 
 export function hello(name) {
   return { type: "hello", version: CONTROL_VERSION, name };
+}
+
+function coordinate(value) {
+  return Math.min(COORDINATE_MAX, Math.max(COORDINATE_MIN, value));
+}
+
+/** The guest's pointer is over the video at normalised (x, y). */
+export function pointerMove(x, y) {
+  return { type: "pointer-move", x: coordinate(x), y: coordinate(y) };
+}
+
+export function pointerLeave() {
+  return { type: "pointer-leave" };
+}
+
+/** A mouse button (MouseEvent.button, 0 to 4) went down or up at (x, y). */
+export function button(number, down, x, y) {
+  return { type: "button", button: number, down, x: coordinate(x), y: coordinate(y) };
+}
+
+/** Wheel notches at (x, y); positive dy scrolls down, positive dx right. */
+export function wheel(dx, dy, x, y) {
+  const steps = (value) => Math.max(-MAX_WHEEL_STEPS, Math.min(MAX_WHEEL_STEPS, value));
+  return { type: "wheel", dx: steps(dx), dy: steps(dy), x: coordinate(x), y: coordinate(y) };
+}
+
+/** A key event: `code` names the physical key, `key` what the guest's layout made of it. */
+export function key(code, value, down, repeat = false) {
+  return { type: "key", code, key: value, down, repeat };
+}
+
+export function controlRequest(pointer = true, keyboard = true) {
+  return { type: "control-request", pointer, keyboard };
+}
+
+export function controlRelease() {
+  return { type: "control-release" };
 }

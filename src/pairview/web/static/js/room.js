@@ -1,8 +1,10 @@
 // The room page: asks for a name, joins the room and shows the host's screen.
 
-import { ErrorCode, nameProblem } from "./protocol.js";
+import { ControlReason, ErrorCode, controlRelease, controlRequest, nameProblem } from "./protocol.js";
 import { Signaling } from "./signaling.js";
 import { HostConnection } from "./guest.js";
+import { RemoteInput } from "./control.js";
+import { CursorLayer } from "./cursors.js";
 
 const NAME_KEY = "pairview.name";
 
@@ -19,6 +21,9 @@ const elements = {
   statusBar: document.getElementById("status-bar"),
   status: document.getElementById("status"),
   hostName: document.getElementById("host-name"),
+  cursors: document.getElementById("cursors"),
+  controlStatus: document.getElementById("control-status"),
+  controlButton: document.getElementById("control-button"),
 };
 
 const PROBLEMS = {
@@ -49,6 +54,41 @@ function showProblem(code, fallback) {
   elements.stage.hidden = true;
   elements.statusBar.hidden = true;
   setState("error");
+}
+
+// What the page says about remote control after each control-state reason.
+const CONTROL_NEWS = {
+  [ControlReason.PENDING]: ["Asked the host for control…", "warn"],
+  [ControlReason.DECLINED]: ["The host declined your request for control.", ""],
+  [ControlReason.TIMED_OUT]: ["The host did not answer your request for control.", ""],
+  [ControlReason.REVOKED]: ["The host took back control.", "warn"],
+  [ControlReason.PANIC]: ["The host took back control.", "warn"],
+  [ControlReason.RELEASED]: ["You gave back control.", ""],
+  [ControlReason.UNAVAILABLE]: ["Remote control is not available on this host.", ""],
+};
+
+function describeGrants(state) {
+  const parts = [];
+  if (state.pointer) parts.push("pointer");
+  if (state.keyboard) parts.push("keyboard");
+  return parts;
+}
+
+/** Show the grants and the latest news about them, and offer the matching button. */
+function showControl(state) {
+  const granted = describeGrants(state);
+  elements.body.dataset.control = state.pending ? "pending" : granted.join(" ") || "none";
+  let [text, level] = CONTROL_NEWS[state.reason] ?? ["", ""];
+  if (granted.length > 0) {
+    const typing = state.keyboard ? " Click the screen, then type." : "";
+    text = `You control the host's ${granted.join(" and ")}.${typing}`;
+    level = "ok";
+  }
+  elements.controlStatus.textContent = text;
+  elements.controlStatus.dataset.level = level;
+  elements.controlButton.hidden = state.reason === ControlReason.UNAVAILABLE || state.pending;
+  elements.controlButton.textContent = granted.length > 0 ? "Give back control" : "Request control";
+  elements.controlButton.dataset.action = granted.length > 0 ? "release" : "request";
 }
 
 function parseLink() {
@@ -114,6 +154,8 @@ async function main() {
 
   const signaling = new Signaling(signalingUrl(), { room: link.room, token: link.token, name });
   const host = new HostConnection(signaling, name);
+  const input = new RemoteInput(elements.stage, elements.video, (message) => host.sendControl(message));
+  const cursors = new CursorLayer(elements.cursors, elements.video);
   let hostPeerId = null;
   let ended = false;
 
@@ -235,6 +277,21 @@ async function main() {
     elements.hostName.textContent = `Sharing: ${detail.name}`;
   });
   host.addEventListener("ended", () => end(ErrorCode.ROOM_CLOSED));
+  host.addEventListener("control-state", ({ detail }) => {
+    input.setGrants(detail);
+    showControl(detail);
+  });
+  host.addEventListener("cursors", ({ detail }) => cursors.update(detail));
+  host.addEventListener("control-closed", () => {
+    input.setGrants({ pointer: false, keyboard: false });
+    cursors.clear();
+    elements.controlButton.hidden = true;
+    elements.body.dataset.control = "none";
+  });
+  elements.controlButton.addEventListener("click", () => {
+    const release = elements.controlButton.dataset.action === "release";
+    host.sendControl(release ? controlRelease() : controlRequest());
+  });
   host.addEventListener("version-error", ({ detail }) => {
     showProblem(ErrorCode.VERSION_MISMATCH, `The host speaks version ${detail.host}, this page ${detail.page}.`);
   });
