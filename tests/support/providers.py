@@ -17,14 +17,14 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import uvicorn
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
-from fastapi import FastAPI, Form, Header, HTTPException, Request
+from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from joserfc import jwt
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import KeySet, OctKey, RSAKey
 
 from pairview.server.runner import bind_socket
 
@@ -60,6 +60,11 @@ class ProviderState:
     other_key: RSAKey = field(
         default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "k1"})
     )
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """Parse an application/x-www-form-urlencoded body, as OAuth token requests send."""
+    return dict(parse_qsl((await request.body()).decode()))
 
 
 class ProviderServer:
@@ -148,10 +153,8 @@ class ProviderServer:
             body = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.state.key).split(".")[1]
             return f"{header.decode()}.{body}."
         if mode == "hs256":
-            from joserfc.jwk import OctKey
-
-            key = OctKey.import_key(CLIENT_SECRET.encode())
-            return jwt.encode({"alg": "HS256"}, claims, key, algorithms=["HS256"])
+            secret = OctKey.import_key(CLIENT_SECRET.encode())
+            return jwt.encode({"alg": "HS256"}, claims, secret, algorithms=["HS256"])
         key = self.state.other_key if mode == "bad-signature" else self.state.key
         return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
 
@@ -172,7 +175,7 @@ class ProviderServer:
 
         @app.post("/github/login/oauth/access_token")
         async def github_token(request: Request) -> JSONResponse:
-            form = {k: str(v) for k, v in (await request.form()).items()}
+            form = await form_of(request)
             if form.get("client_secret") != CLIENT_SECRET:
                 return JSONResponse({"error": "incorrect_client_credentials"})
             if self._redeem("github", form, form.get("client_id")) is None:
@@ -196,7 +199,7 @@ class ProviderServer:
 
         @app.post("/slack/api/oauth.v2.access")
         async def slack_token(request: Request) -> JSONResponse:
-            form = {k: str(v) for k, v in (await request.form()).items()}
+            form = await form_of(request)
             if form.get("client_secret") != CLIENT_SECRET:
                 return JSONResponse({"ok": False, "error": "invalid_client"})
             if self._redeem("slack", form, form.get("client_id")) is None:
@@ -242,7 +245,7 @@ class ProviderServer:
 
         @app.get("/oidc/jwks")
         async def jwks() -> dict[str, Any]:
-            return KeySet([state.key]).as_dict(private=False)
+            return dict(KeySet([state.key]).as_dict(private=False))
 
         @app.get("/oidc/authorize")
         async def oidc_authorize(request: Request) -> RedirectResponse:
@@ -252,15 +255,14 @@ class ProviderServer:
         async def oidc_token(
             request: Request,
             authorization: str = Header(""),
-            grant_type: str = Form(""),
         ) -> JSONResponse:
             scheme, _, encoded = authorization.partition(" ")
             client_id, _, secret = base64.b64decode(encoded).decode().partition(":")
             if scheme != "Basic" or secret != CLIENT_SECRET:
                 return JSONResponse({"error": "invalid_client"}, status_code=401)
-            form = {k: str(v) for k, v in (await request.form()).items()}
+            form = await form_of(request)
             grant = self._redeem("oidc", form, client_id)
-            if grant_type != "authorization_code" or grant is None:
+            if form.get("grant_type") != "authorization_code" or grant is None:
                 return JSONResponse({"error": "invalid_grant"}, status_code=400)
             return JSONResponse(
                 {
