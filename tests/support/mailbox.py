@@ -42,7 +42,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[ReceivedMail] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         body = parsed.get_body(("plain",))
@@ -53,15 +53,16 @@ class Mailbox:
     def to(self, address: str) -> list[ReceivedMail]:
         return [m for m in self.messages if address in m.to]
 
-    async def wait_for(self, address: str, count: int = 1, timeout: float = 10) -> ReceivedMail:
+    async def wait_for(self, address: str, count: int = 1) -> ReceivedMail:
         """Wait until `address` has received `count` messages; return the last one."""
-        deadline = time.monotonic() + seconds(timeout)
+        limit = seconds(10)
+        deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             received = self.to(address)
             if len(received) >= count:
                 return received[count - 1]
             await asyncio.sleep(0.05)
-        raise AssertionError(f"no mail number {count} to {address} within {seconds(timeout)} s")
+        raise AssertionError(f"no mail number {count} to {address} within {limit} s")
 
 
 def _free_port() -> int:

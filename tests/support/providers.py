@@ -117,7 +117,8 @@ class ProviderServer:
             return None
         if grant.challenge is None or grant.method != "S256":
             return None
-        if not compare_s256_code_challenge(form.get("code_verifier", ""), grant.challenge):
+        verifier = form.get("code_verifier", "")
+        if not compare_s256_code_challenge(verifier, grant.challenge):  # type: ignore[no-untyped-call]
             return None
         return grant
 

@@ -35,6 +35,9 @@ def create_app(settings: ServerSettings, tls: bool = False) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.database_url is None:
+            # SQLite creates the file, not the directory it sits in.
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = db.create_engine(settings.resolved_database_url)
         try:
             await db.upgrade(engine)

@@ -49,7 +49,7 @@ def account_settings(
     certificate: tuple[Path, Path],
     **overrides: Any,
 ) -> ServerSettings:
-    """Settings of an HTTPS server with accounts; Argon2 at the OWASP minimum to keep tests quick."""
+    """Settings of an HTTPS server with accounts, Argon2 at the OWASP minimum for speed."""
     values: dict[str, Any] = {
         "data_dir": tmp_path / "data",
         "host": "127.0.0.1",

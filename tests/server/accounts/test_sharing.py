@@ -224,7 +224,7 @@ async def test_bad_invitations_answer_alike(
     await sign_up(friend, mailbox, FRIEND, PASSWORD)
     host = await start_host(client_factory(), mailbox)
     links = [v["link"].partition("#")[2] for v in (await host.invite(links=3)).json()]
-    expired, used, revoked = links
+    expired, used, _revoked = links
     to_friend = (await host.invite(emails=[FRIEND])).json()[0]
     friend_link = (await mailbox.wait_for(FRIEND, 2)).secret("/invite")
 

@@ -30,7 +30,8 @@ def settings_overrides() -> dict[str, Any]:
 
 
 def accounts_of(server: RunningServer) -> Accounts:
-    accounts = server.server.config.app.state.pairview.accounts
+    app: Any = server.server.config.app
+    accounts = app.state.pairview.accounts
     assert isinstance(accounts, Accounts)
     return accounts
 
@@ -95,7 +96,7 @@ async def test_signin_answers_alike_for_unknown_address(
         checked.append(stored)
         return original(stored, password)
 
-    hasher._verify = counting  # type: ignore[method-assign]
+    hasher._verify = counting  # type: ignore[method-assign,assignment]
 
     known = await sign_in(client, EMAIL, "wrong password here")
     unknown = await sign_in(client, "nobody@example.org", "wrong password here")
