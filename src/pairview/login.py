@@ -152,7 +152,7 @@ async def login_with_code(server: str, code: str, ssl_context: ssl.SSLContext | 
 
 
 async def logout(server: str, token: str, ssl_context: ssl.SSLContext | None) -> None:
-    """Revoke the token on the server; a token the server no longer knows is fine."""
+    """Revoke the token on the server; one it has already revoked is not an error."""
     response = await _post(server, "/api/auth/sign-out", None, ssl_context, token=token)
     if response.status_code not in (204, 401):
         raise PairviewError(f"Logout from {server} failed: {_detail(response)}")

@@ -185,8 +185,8 @@ class ServerSettings(_Settings):
     reconnect_grace: Duration = 20
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    # Accounts: sign-in, contacts and invitations. Off, anyone who reaches the
-    # server (or holds room_creation_token) may create rooms.
+    # Accounts: sign-in, contacts and invitations. When off, anyone who reaches
+    # the server (or has room_creation_token, when set) may create rooms.
     accounts: bool = False
     session_ttl: Duration = 30 * 86400
     argon2_memory_kib: int = Field(default=65536, ge=ARGON2_MIN_MEMORY_KIB, le=4 * 1024 * 1024)

@@ -25,7 +25,7 @@ async def upgrade_database(settings: ServerSettings) -> None:
 
 @asynccontextmanager
 async def account_service(settings: ServerSettings) -> AsyncIterator[AccountService]:
-    """An account service on the migrated database; it sends no mail and revokes no sockets."""
+    """Open an account service on the migrated database; it sends no mail, closes no sockets."""
 
     async def nothing_to_close(session_ids: list[str]) -> None:
         return None

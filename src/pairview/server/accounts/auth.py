@@ -35,7 +35,7 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 def secure(request: Request, accounts: Accounts) -> bool:
-    """Whether cookies get the Secure flag: on HTTPS, or behind an HTTPS public URL."""
+    """Return whether cookies get the Secure flag: on HTTPS, or behind an HTTPS public URL."""
     public_url = accounts.settings.public_url or ""
     return request.url.scheme == "https" or public_url.startswith("https://")
 

@@ -51,7 +51,9 @@ class ContactBook:
                     select(func.count()).where(Contact.owner_id == principal.user_id)
                 )
                 if count.scalar_one() >= self._limit:
-                    raise Conflict(f"A contact list holds at most {self._limit} addresses.")
+                    raise Conflict(
+                        f"A contact list has at most {self._limit} addresses; remove one first."
+                    )
                 user_id = (
                     await db.execute(select(User.id).where(User.email == address))
                 ).scalar_one_or_none()

@@ -114,7 +114,7 @@ def build_accounts(
 
 
 def get_accounts(connection: HTTPConnection) -> Accounts:
-    """Return the account layer, or answer 404 on a server without accounts."""
+    """Return the account layer, or raise HTTP 404 on a server without accounts."""
     accounts: Accounts | None = connection.app.state.pairview.accounts
     if accounts is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "This server has no accounts.")

@@ -1,4 +1,4 @@
-"""Errors of the account layer; the routes turn each into one HTTP answer."""
+"""Errors of the account layer, which the app turns into HTTP responses."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ class AccountError(PairviewError):
 
 
 class InvalidCredentials(AccountError):
-    """Wrong email or password, or an account that does not exist: the same answer."""
+    """Wrong email or password, or an account that does not exist, with one message for both."""
 
     status = 401
 

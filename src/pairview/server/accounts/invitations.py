@@ -2,8 +2,8 @@
 
 Each invitation lets one person in once. Its link carries a 256-bit
 token (only its hash is stored), expires, and can be revoked. An unknown,
-expired, used, revoked or someone else's invitation gets the same answer,
-so the answer tells nothing about which it was.
+expired, used, revoked or someone else's invitation gets the same response,
+so the response tells nothing about which it was.
 
 Using an invitation gives a join ticket: a guest token for that room that
 the room page joins with, and rejoins with after a dropped connection.
@@ -37,7 +37,7 @@ TICKET_TTL = 24 * 3600.0
 
 @dataclass(frozen=True, slots=True)
 class InvitationView:
-    """An invitation as its inviter sees it; `link` only right after it was made."""
+    """An invitation as shown to its inviter, with `link` set only in the response that made it."""
 
     id: str
     room_id: str
@@ -50,7 +50,7 @@ class InvitationView:
 
 @dataclass(frozen=True, slots=True)
 class ReceivedInvitation:
-    """An invitation as the invited account sees it."""
+    """An invitation as shown to the invited account."""
 
     id: str
     room_id: str

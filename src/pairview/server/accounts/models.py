@@ -68,7 +68,7 @@ class MailToken(Base):
     """The secret of a link sent by mail: sign-up, password reset or email change.
 
     A sign-up keeps the chosen password hash and name here until the link
-    is opened, so that no account exists for an address nobody confirmed.
+    is opened, so that no account exists for an address that was never confirmed.
     """
 
     __tablename__ = "mail_tokens"

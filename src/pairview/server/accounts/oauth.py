@@ -74,7 +74,7 @@ class GitHub:
             token = json_object(response, "GitHub token request")
             access_token = token.get("access_token")
             if not isinstance(access_token, str) or not access_token:
-                raise ProviderError(f"GitHub refused the code: {token.get('error', 'no token')}")
+                raise ProviderError(f"GitHub rejected the code: {token.get('error', 'no token')}")
             response = await client.get(
                 f"{self._api_url}/user",
                 headers={
@@ -120,14 +120,14 @@ class Slack:
             )
             token = json_object(response, "Slack token request")
             if token.get("ok") is not True:
-                raise ProviderError(f"Slack refused the code: {token.get('error', 'not ok')}")
+                raise ProviderError(f"Slack rejected the code: {token.get('error', 'not ok')}")
             authed_user = token.get("authed_user")
             if not isinstance(authed_user, dict):
-                raise ProviderError("Slack's answer has no authed_user")
+                raise ProviderError("Slack's token response has no authed_user")
             user_id = authed_user.get("id")
             access_token = authed_user.get("access_token")
             if not isinstance(user_id, str) or not isinstance(access_token, str):
-                raise ProviderError("Slack's answer has no user id or user token")
+                raise ProviderError("Slack's token response has no user id or user token")
             response = await client.get(
                 f"{self._web_url}/api/users.identity",
                 headers={"Authorization": f"Bearer {access_token}"},

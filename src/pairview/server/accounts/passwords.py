@@ -18,7 +18,7 @@ from pairview.settings import ServerSettings
 
 
 class PasswordHasher:
-    """Hashes and checks passwords off the event loop, where the work cannot block it."""
+    """Hashes and checks passwords in worker threads, so that the event loop keeps serving."""
 
     def __init__(self, memory_kib: int, iterations: int, parallelism: int) -> None:
         self.parameters = argon2.Parameters(

@@ -1,4 +1,4 @@
-"""What every external sign-in provider offers, and what a completed sign-in yields."""
+"""The interface of external sign-in providers, and the account a completed sign-in yields."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ HTTP_TIMEOUT = 10.0
 
 
 class ProviderError(PairviewError):
-    """The provider refused or the answer failed a check; the user sees a generic message."""
+    """The provider rejected the sign-in or its response failed a check."""
 
 
 @dataclass(frozen=True, slots=True)
 class ExternalAccount:
-    """Who signed in at the provider.
+    """The account that signed in at the provider.
 
     Only `provider`, `subject` and (for GitHub and Slack) `access_token` are
     ever stored; `suggested_name` only prefills the form where the user
@@ -50,8 +50,7 @@ class Provider(Protocol):
 
 
 def http_client() -> httpx.AsyncClient:
-    # Provider answers are small; redirects are never followed, so a token
-    # request is never replayed to another host.
+    # Redirects are not followed, so a token request never goes on to another host.
     return httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False)
 
 

@@ -112,7 +112,7 @@ def start_web_session(
 
 
 def device_token(accounts: Accounts, account: str) -> str:
-    """A token that marks this browser or app as having signed in to `account` before."""
+    """Make a token that marks this browser or app as having signed in to `account`."""
     return accounts.sealer.seal("device", {"a": token_hash(account)})
 
 

@@ -176,7 +176,7 @@ async def redeem_invitation(
 
 
 async def events_socket(websocket: WebSocket) -> None:
-    """The live event socket of a signed-in browser: invitations as they come and go."""
+    """Serve the live event socket of a signed-in browser: invitations as they come and go."""
     state = websocket.app.state.pairview
     accounts: Accounts | None = state.accounts
     origin = websocket.headers.get("origin")

@@ -1,6 +1,6 @@
 """Accounts: sign-up, sign-in, mail links, account changes and deletion.
 
-Answers never tell whether an address has an account: sign-up, sign-in
+Responses never tell whether an address has an account: sign-up, sign-in
 and password reset return the same for a known and an unknown address,
 spend the same password-hashing work on both, and leave mail to the
 outbox so that its delivery time does not show either.
@@ -46,7 +46,7 @@ from pairview.server.accounts.validation import (
 logger = logging.getLogger(__name__)
 
 # Mail about one address, at most this many per throttle window, so that
-# nobody can flood a mailbox through the sign-up or reset form.
+# the sign-up and reset forms cannot be used to flood a mailbox.
 MAILS_PER_ADDRESS = 3
 
 SessionsRevoked = Callable[[list[str]], Awaitable[None]]
@@ -193,7 +193,7 @@ class AccountService:
         if wait is not None:
             raise Throttled(wait)
         if len(password) > 1024:
-            # Throttled and answered like a wrong password, but not hashed: it cannot be right.
+            # Counted and rejected like a wrong password, but not hashed: it cannot be right.
             self.throttle.failed(attempt, now)
             raise InvalidCredentials()
 
@@ -319,7 +319,7 @@ class AccountService:
     async def request_email_change(
         self, principal: Principal, email: str, password: str | None, links: Links
     ) -> None:
-        """Mail a confirmation link to the new address; the same answer if it is taken."""
+        """Mail a confirmation link to the new address, or nothing if it is taken."""
         address = normalize_email(email)
         if principal.has_password:
             await self._check_password(principal.user_id, password)

@@ -82,7 +82,7 @@ class SessionStore:
         return NewSession(token, session_id, expires_at)
 
     async def resolve(self, token: str, now: datetime | None = None) -> Principal | None:
-        """Return who holds `token`, or None for an unknown, revoked or expired token."""
+        """Return the user of `token`, or None for an unknown, revoked or expired token."""
         if not token or len(token) > 128:
             return None
         now = now or datetime.now(UTC)

@@ -62,7 +62,7 @@ class SlidingWindow:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """Who tries to sign in: the account typed, the client address, and a trusted device."""
+    """A sign-in attempt: the account typed, the client address, and a trusted device."""
 
     account: str
     address: str

@@ -21,7 +21,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class InvalidInput(PairviewError):
-    """A value a user sent is not acceptable; the message says which and why."""
+    """A value a user sent is invalid; the message names the field and what is expected."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)

@@ -21,7 +21,7 @@ function describe(body, status) {
   return `The server answered with HTTP ${status}.`;
 }
 
-/** Send a JSON request; return the parsed answer, or throw ApiError with the server's reason. */
+/** Send a JSON request; return the parsed response, or throw ApiError with the server's reason. */
 export async function request(method, path, body) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
