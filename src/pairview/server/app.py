@@ -73,6 +73,7 @@ def create_app(settings: ServerSettings, tls: bool = False) -> FastAPI:
         if accounts is not None:
             accounts.mailer.start()
             tasks.append(asyncio.create_task(accounts.channels.sweep(accounts.store.live_ids)))
+            tasks.append(asyncio.create_task(accounts.store.purge_periodically()))
             if not accounts.mailer.configured:
                 logger.warning("accounts are on but no SMTP server is set: no mail will be sent")
         logger.info("Pairview server %s started", __version__)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -73,6 +75,13 @@ async def new_tab(
     yield make
     for context in contexts:
         await context.close()
+    # Let the server see the pages' event sockets close before it stops: uvicorn
+    # raises InvalidState when it shuts down a socket that is still closing.
+    app: Any = accounts_server.server.config.app
+    for _ in range(int(seconds(5) / 0.05)):
+        if app.state.pairview.accounts.channels.count == 0:
+            break
+        await asyncio.sleep(0.05)
 
 
 async def test_signup_invitation_and_one_click_join(

@@ -7,6 +7,8 @@ in an HttpOnly cookie, host apps send it as a Bearer token.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,10 +16,15 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pairview.server.accounts.crypto import Signer, new_token, token_hash
-from pairview.server.accounts.models import LoginCode, SessionRecord, User
+from pairview.server.accounts.models import LoginCode, MailToken, SessionRecord, User
+
+logger = logging.getLogger(__name__)
+
+PURGE_INTERVAL = 3600.0
 
 # Login codes: 10 characters from a 32-letter alphabet without look-alikes
 # (50 bits), valid for a few minutes and used once; sign-in throttling
@@ -133,10 +140,21 @@ class SessionStore:
         return ids
 
     async def purge_expired(self, now: datetime | None = None) -> None:
+        """Delete expired sessions, login codes and mail link tokens."""
         now = now or datetime.now(UTC)
         async with self._sessions.begin() as db:
             await db.execute(delete(SessionRecord).where(SessionRecord.expires_at <= now))
             await db.execute(delete(LoginCode).where(LoginCode.expires_at <= now))
+            await db.execute(delete(MailToken).where(MailToken.expires_at <= now))
+
+    async def purge_periodically(self, interval: float = PURGE_INTERVAL) -> None:
+        """Purge expired records every `interval` seconds; runs for the server's lifetime."""
+        while True:
+            try:
+                await self.purge_expired()
+            except SQLAlchemyError as error:
+                logger.warning("purging expired sessions failed: %s", type(error).__name__)
+            await asyncio.sleep(interval)
 
     def csrf_token(self, session_id: str) -> str:
         """Return the CSRF token of a browser session: bound to it, so it cannot be planted."""
