@@ -17,6 +17,7 @@ from typing import Any
 
 from pairview import __version__
 from pairview.errors import PairviewError
+from pairview.login import CredentialStore
 from pairview.settings import ServerSettings, ShareSettings, load_settings
 
 logger = logging.getLogger("pairview")
@@ -80,7 +81,83 @@ def build_parser() -> argparse.ArgumentParser:
         help="require this Bearer token to create rooms (default: anyone who reaches the "
         "server may create one); prefer PAIRVIEW_ROOM_CREATION_TOKEN, which ps does not show",
     )
+    server.add_argument(
+        "--accounts",
+        action="store_true",
+        default=None,
+        help="turn on accounts: sign-in, contacts and invitations; creating a room then "
+        "needs a signed-in host (see the README for the mail and sign-in settings)",
+    )
     _server_options(server, embedded=False)
+
+    login = commands.add_parser(
+        "login",
+        help="sign this host app in to a Pairview server with accounts",
+        description="Sign in to a Pairview server and keep the token in "
+        "$XDG_CONFIG_HOME/pairview/credentials.json (owner-only), for `pairview share "
+        "--server URL`. Asks for email and password, or with --code for the one-time code "
+        "the account page shows (for GitHub, Slack or single sign-on accounts).",
+    )
+    login.add_argument("--server", required=True, help="URL of the Pairview server")
+    login.add_argument("--email", help="the account's email address (default: ask)")
+    login.add_argument(
+        "--code", action="store_true", help="sign in with a one-time code from the account page"
+    )
+    login.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password (or with --code, the code) from standard input",
+    )
+    login.add_argument("--cafile", type=Path, help="CA certificate (PEM) to trust for --server")
+
+    logout = commands.add_parser(
+        "logout",
+        help="sign out of a Pairview server and forget the token",
+        description="Sign out of a Pairview server: every session of the account ends, on "
+        "every device, and the token kept by `pairview login` is forgotten.",
+    )
+    logout.add_argument("--server", required=True, help="URL of the Pairview server")
+    logout.add_argument("--cafile", type=Path, help="CA certificate (PEM) to trust for --server")
+
+    database = commands.add_parser(
+        "db", help="manage the server's database", description="Manage the server's database."
+    )
+    database_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = database_commands.add_parser(
+        "upgrade",
+        help="apply every pending migration (the server also does this at start)",
+        description="Apply every pending migration to the database.",
+    )
+    upgrade.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in --data-dir)")
+    upgrade.add_argument("--data-dir", type=Path, help="the server's data directory")
+
+    admin = commands.add_parser(
+        "admin",
+        help="manage accounts directly in the server's database",
+        description="Manage accounts directly in the server's database (PAIRVIEW_DATABASE_URL "
+        "or SQLite in the data directory); no server needs to run.",
+    )
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
+    create_user = admin_commands.add_parser(
+        "create-user",
+        help="create a confirmed account",
+        description="Create a confirmed account; the password is asked for, or read from "
+        "standard input with --password-stdin.",
+    )
+    create_user.add_argument("email", help="the account's email address")
+    create_user.add_argument("--name", required=True, help="the account's display name")
+    create_user.add_argument("--admin", action="store_true", help="give the account the admin role")
+    create_user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    list_users = admin_commands.add_parser(
+        "list-users", help="list every account", description="List every account, oldest first."
+    )
+    for command in (create_user, list_users):
+        command.add_argument(
+            "--database-url", help="SQLAlchemy URL (default: SQLite in --data-dir)"
+        )
+        command.add_argument("--data-dir", type=Path, help="the server's data directory")
 
     share = commands.add_parser(
         "share",
@@ -94,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     share.add_argument(
         "--server-token",
-        help="Bearer token for creating rooms on --server, if it requires one",
+        help="Bearer token for creating rooms on --server, if it requires one (default: "
+        "the token kept by `pairview login --server URL`)",
     )
     share.add_argument(
         "--cafile", type=Path, help="CA certificate (PEM) to trust for --server's HTTPS"
@@ -149,6 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_server(args)
         if args.command == "share":
             return _run_share(args)
+        if args.command in ("login", "logout", "db", "admin"):
+            from pairview import accounts_cli
+
+            return accounts_cli.run(args)
     except PairviewError as error:
         print(f"pairview: {error}", file=sys.stderr)
         return 2
@@ -189,6 +271,7 @@ def _run_server(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         database_url=args.database_url,
         room_creation_token=args.room_creation_token,
+        accounts=args.accounts,
         **_server_overrides(args),
     )
     logging.getLogger().setLevel(settings.log_level.upper())
@@ -303,7 +386,7 @@ async def _share(
             ssl_context = (
                 ssl.create_default_context(cafile=settings.cafile) if settings.cafile else None
             )
-            token = settings.server_token.get_secret_value() if settings.server_token else None
+            token = server_token(settings)
             ticket = await create_room(settings.server, token, settings.invite_ttl, ssl_context)
 
         codec = "VP8" if settings.codec == "vp8" else "H.264"
@@ -346,6 +429,16 @@ async def _share(
     finally:
         if running is not None:
             await running.stop()
+
+
+def server_token(settings: ShareSettings, store: CredentialStore | None = None) -> str | None:
+    """Return the Bearer token for creating rooms: --server-token, else the stored login."""
+    if settings.server_token is not None:
+        return settings.server_token.get_secret_value()
+    if settings.server is None:
+        return None
+    login = (store or CredentialStore()).get(settings.server)
+    return login.token if login else None
 
 
 def _fragment(url: str) -> str:

@@ -70,6 +70,11 @@ def parse_bitrate(value: object) -> int:
     return bits
 
 
+# The OWASP minimum for Argon2id: 19 MiB of memory, 2 iterations, 1 lane.
+ARGON2_MIN_MEMORY_KIB = 19456
+ARGON2_MIN_ITERATIONS = 2
+ARGON2_MIN_PARALLELISM = 1
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Bitrate = Annotated[int, BeforeValidator(parse_bitrate)]
 Port = Annotated[int, Field(ge=0, le=65535)]
@@ -179,6 +184,48 @@ class ServerSettings(_Settings):
     signaling_join_timeout: Duration = 10
     reconnect_grace: Duration = 20
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # Accounts: sign-in, contacts and invitations. When off, anyone who reaches
+    # the server (or has room_creation_token, when set) may create rooms.
+    accounts: bool = False
+    session_ttl: Duration = 30 * 86400
+    argon2_memory_kib: int = Field(default=65536, ge=ARGON2_MIN_MEMORY_KIB, le=4 * 1024 * 1024)
+    argon2_iterations: int = Field(default=3, ge=ARGON2_MIN_ITERATIONS, le=100)
+    argon2_parallelism: int = Field(default=4, ge=ARGON2_MIN_PARALLELISM, le=64)
+    signin_failures_per_account: int = Field(default=5, ge=1, le=1000)
+    signin_failures_per_address: int = Field(default=20, ge=1, le=10000)
+    signin_throttle_window: Duration = 15 * 60
+    mail_token_ttl: Duration = 24 * 3600
+    invitation_ttl: Duration = 24 * 3600
+    max_contacts: int = Field(default=1000, ge=1, le=100_000)
+    smtp_host: str | None = None
+    smtp_port: Port = 587
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = "Pairview <pairview@localhost>"
+    github_client_id: str | None = None
+    github_client_secret: SecretStr | None = None
+    github_url: str = "https://github.com"
+    github_api_url: str = "https://api.github.com"
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_url: str = "https://slack.com"
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_name: str = Field(default="single sign-on", min_length=1, max_length=64)
+
+    @field_validator("github_url", "github_api_url", "slack_url", "oidc_issuer")
+    @classmethod
+    def _provider_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # Plain http only to this machine, where no one can read the codes in transit.
+        loopback = r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/\S*)?$"
+        if not re.match(r"^https://[^\s/]+(/\S*)?$", value) and not re.match(loopback, value):
+            raise ValueError(f"expected an https:// URL, got {value!r}")
+        return value.rstrip("/")
 
     @field_validator("public_url")
     @classmethod

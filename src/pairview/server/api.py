@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from pairview import __version__
+from pairview.server import db
+from pairview.server.accounts.sessions import Principal
+from pairview.server.accounts.usage import UsageKind, record_usage
 from pairview.server.signaling import SignalingError
 from pairview.server.state import ServerState, get_state
 from pairview.server.ws import short
@@ -54,15 +57,7 @@ async def create_room(
     body: CreateRoomRequest | None = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> CreateRoomResponse:
-    required = state.settings.room_creation_token
-    if required is not None:
-        given = bearer_token(authorization)
-        if given is None or not hmac.compare_digest(given, required.get_secret_value()):
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "Creating a room needs the server's room creation token as a Bearer token.",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+    owner = await _room_creator(state, bearer_token(authorization))
     ttl = state.settings.invite_ttl if body is None or body.invite_ttl is None else body.invite_ttl
     if ttl > state.settings.max_invite_ttl:
         raise HTTPException(
@@ -70,7 +65,14 @@ async def create_room(
             f"invite_ttl {ttl:g} s is longer than this server allows "
             f"({state.settings.max_invite_ttl:g} s).",
         )
-    created = await state.rooms.create(ttl)
+    created = await state.rooms.create(
+        ttl,
+        owner_id=owner.user_id if owner else None,
+        owner_session_id=owner.session_id if owner else None,
+    )
+    if owner is not None:
+        async with db.sessionmaker(state.engine).begin() as session:
+            record_usage(session, UsageKind.ROOM_CREATED, owner.user_id)
     logger.info("room %s created", short(created.room_id))
     base = state.public_base_url(request)
     return CreateRoomResponse(
@@ -80,6 +82,39 @@ async def create_room(
         invite_expires_at=created.invite_expires_at,
         guest_url=guest_url(base, created.room_id, created.invite_token),
     )
+
+
+async def _room_creator(state: ServerState, given: str | None) -> Principal | None:
+    """Check who may create a room; return the signed-in host, or None for a token holder.
+
+    With accounts on, a host signed in with `pairview login` may, and so may
+    the holder of the room creation token (the server that `pairview share`
+    embeds uses one). Without accounts, anyone may unless the token is set.
+    """
+    required = state.settings.room_creation_token
+    if (
+        required is not None
+        and given is not None
+        and hmac.compare_digest(given, required.get_secret_value())
+    ):
+        return None
+    if state.accounts is not None:
+        principal = await state.accounts.store.resolve(given) if given else None
+        if principal is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "Creating a room on this server needs a signed-in host: "
+                "run `pairview login --server URL` first.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return principal
+    if required is not None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "Creating a room needs the server's room creation token as a Bearer token.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return None
 
 
 def guest_url(base: str, room_id: str, invite_token: str) -> str:

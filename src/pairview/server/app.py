@@ -15,6 +15,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from pairview import __version__
 from pairview.protocol.signaling import CloseCode, IceServerInfo
 from pairview.server import api, db, web
+from pairview.server.accounts import routes_account, routes_auth, routes_oauth, routes_sharing
+from pairview.server.accounts.context import Accounts, build_accounts
+from pairview.server.accounts.crypto import JoinTickets
+from pairview.server.accounts.errors import AccountError, Throttled
+from pairview.server.accounts.validation import InvalidInput
 from pairview.server.rooms import RoomStore
 from pairview.server.signaling import SignalingHub
 from pairview.server.state import ServerState
@@ -30,7 +35,9 @@ def create_app(settings: ServerSettings, tls: bool = False) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.database_url is None:
+            # SQLite creates the file, not the directory it sits in.
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = db.create_engine(settings.resolved_database_url)
         try:
             await db.upgrade(engine)
@@ -42,17 +49,43 @@ def create_app(settings: ServerSettings, tls: bool = False) -> FastAPI:
             key = settings.secret_key.get_secret_value().encode()
         else:
             key = load_or_create_secret_key(settings.data_dir)
+        sessions = db.sessionmaker(engine)
         hub = SignalingHub(grace=settings.reconnect_grace)
-        rooms = RoomStore(db.sessionmaker(engine))
+        tickets = JoinTickets(key) if settings.accounts else None
+        rooms = RoomStore(sessions, tickets)
         signaling = SignalingService(settings, hub, rooms, ResumeSigner(key), ice_servers_for)
-        app.state.pairview = ServerState(settings, engine, rooms, hub, signaling)
-        expiry = asyncio.create_task(signaling.expire_away_peers())
+
+        accounts: Accounts | None = None
+
+        async def sessions_revoked(session_ids: list[str]) -> None:
+            # The user's live event sockets close, and so do rooms that a
+            # revoked session created, which disconnects host and guests.
+            if accounts is not None:
+                accounts.channels.close_sessions(session_ids)
+            for room_id in await rooms.live_rooms_of_sessions(session_ids):
+                await rooms.end_unchecked(room_id)
+                signaling.close_room(room_id, "ended")
+
+        if settings.accounts and tickets is not None:
+            accounts = build_accounts(settings, sessions, key, tickets, sessions_revoked)
+        app.state.pairview = ServerState(settings, engine, rooms, hub, signaling, accounts)
+        tasks = [asyncio.create_task(signaling.expire_away_peers())]
+        if accounts is not None:
+            accounts.mailer.start()
+            tasks.append(asyncio.create_task(accounts.channels.sweep(accounts.store.live_ids)))
+            tasks.append(asyncio.create_task(accounts.store.purge_periodically()))
+            if not accounts.mailer.configured:
+                logger.warning("accounts are on but no SMTP server is set: no mail will be sent")
         logger.info("Pairview server %s started", __version__)
         try:
             yield
         finally:
-            expiry.cancel()
+            for task in tasks:
+                task.cancel()
             signaling.close_all(CloseCode.GOING_AWAY, "server shutting down")
+            if accounts is not None:
+                accounts.channels.close_all()
+                await accounts.mailer.stop()
             await asyncio.sleep(0)
             await engine.dispose()
             logger.info("Pairview server stopped")
@@ -77,6 +110,11 @@ def create_app(settings: ServerSettings, tls: bool = False) -> FastAPI:
     )
     app.add_middleware(web.SecurityHeaders, hsts=tls)
     app.include_router(api.router)
+    app.include_router(routes_auth.router)
+    app.include_router(routes_oauth.router)
+    app.include_router(routes_account.router)
+    app.include_router(routes_sharing.router)
+    app.add_api_websocket_route("/api/events", routes_sharing.events_socket)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
 
@@ -84,6 +122,15 @@ def create_app(settings: ServerSettings, tls: bool = False) -> FastAPI:
     async def signaling_socket(websocket: WebSocket) -> None:
         state: ServerState = websocket.app.state.pairview
         await state.signaling.handle(websocket)
+
+    @app.exception_handler(AccountError)
+    async def account_error(request: Request, error: AccountError) -> JSONResponse:
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Throttled) else None
+        return JSONResponse({"detail": str(error)}, status_code=error.status, headers=headers)
+
+    @app.exception_handler(InvalidInput)
+    async def invalid_input(request: Request, error: InvalidInput) -> JSONResponse:
+        return JSONResponse({"detail": str(error), "field": error.field}, status_code=422)
 
     @app.exception_handler(SQLAlchemyError)
     async def database_unavailable(request: Request, error: SQLAlchemyError) -> JSONResponse:

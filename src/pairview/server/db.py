@@ -14,7 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, String, TypeDecorator, event
+from sqlalchemy import DateTime, ForeignKey, String, TypeDecorator, event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -63,6 +63,12 @@ class RoomRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     invite_expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # Set when a signed-in host created the room: its account, and the
+    # SHA-256 of the session that did, so that revoking the session ends it.
+    owner_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    owner_session_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -101,3 +107,8 @@ async def upgrade(engine: AsyncEngine) -> None:
 
 def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
+
+
+# The account tables must be known to the metadata wherever rooms are used,
+# because rooms refer to users.
+import pairview.server.accounts.models  # noqa: E402, F401

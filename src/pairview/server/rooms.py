@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from pairview.protocol.signaling import ErrorCode, Role
+from pairview.server.accounts.crypto import JoinTickets
 from pairview.server.db import RoomRecord
 from pairview.server.signaling import SignalingError
 
@@ -53,10 +54,20 @@ class RoomState:
 class RoomStore:
     """Creates rooms, checks tokens against them and ends them."""
 
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[Any], tickets: JoinTickets | None = None
+    ) -> None:
         self._sessions = sessions
+        self._tickets = tickets
 
-    async def create(self, invite_ttl: float, now: datetime | None = None) -> CreatedRoom:
+    async def create(
+        self,
+        invite_ttl: float,
+        now: datetime | None = None,
+        owner_id: str | None = None,
+        owner_session_id: str | None = None,
+    ) -> CreatedRoom:
+        """Create a room; `owner_id` and `owner_session_id` name the signed-in host, if any."""
         now = now or datetime.now(UTC)
         created = CreatedRoom(
             room_id=secrets.token_urlsafe(ROOM_ID_BYTES),
@@ -72,6 +83,8 @@ class RoomStore:
                     invite_token_hash=hash_token(created.invite_token),
                     created_at=now,
                     invite_expires_at=created.invite_expires_at,
+                    owner_id=owner_id,
+                    owner_session_id=owner_session_id,
                 )
             )
         return created
@@ -90,7 +103,8 @@ class RoomStore:
         server is no oracle for room ids. Only a caller holding the right
         token learns that the link expired or the room ended. The invite's
         expiry stops new guests only: a guest `resuming` with a resume token
-        was let in before and may reconnect as long as the room is live.
+        was let in before and may reconnect as long as the room is live. A
+        guest may also present a join ticket, given out for a used invitation.
         """
         now = now or datetime.now(UTC)
         async with self._sessions() as session:
@@ -98,14 +112,20 @@ class RoomStore:
         expected = None
         if record is not None:
             expected = record.host_token_hash if role is Role.HOST else record.invite_token_hash
-        if record is None or expected is None or not _matches(token, expected):
+        ticket = (
+            role is Role.GUEST
+            and record is not None
+            and self._tickets is not None
+            and self._tickets.valid(token, record.id, now.timestamp())
+        )
+        if record is None or expected is None or not (ticket or _matches(token, expected)):
             raise SignalingError(
                 ErrorCode.ROOM_NOT_FOUND,
                 "No room matches this link. Check the link, or ask the host for a new one.",
             )
         if record.ended_at is not None:
             raise SignalingError(ErrorCode.ROOM_CLOSED, "The host has ended this room.")
-        if role is Role.GUEST and not resuming and record.invite_expires_at <= now:
+        if role is Role.GUEST and not (resuming or ticket) and record.invite_expires_at <= now:
             raise SignalingError(
                 ErrorCode.LINK_EXPIRED, "This link has expired. Ask the host for a new one."
             )
@@ -139,6 +159,18 @@ class RoomStore:
                 .where(RoomRecord.id == room_id, RoomRecord.ended_at.is_(None))
                 .values(ended_at=now)
             )
+
+    async def live_rooms_of_sessions(self, session_ids: list[str]) -> list[str]:
+        """Return the live rooms that any of these sessions created."""
+        if not session_ids:
+            return []
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(RoomRecord.id).where(
+                    RoomRecord.owner_session_id.in_(session_ids), RoomRecord.ended_at.is_(None)
+                )
+            )
+        return [row[0] for row in rows]
 
     async def live_room_ids(self) -> list[str]:
         async with self._sessions() as session:

@@ -8,6 +8,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import HTTPConnection
 
+from pairview.server.accounts.context import Accounts
 from pairview.server.rooms import RoomStore
 from pairview.server.signaling import SignalingHub
 from pairview.server.ws import SignalingService
@@ -21,6 +22,7 @@ class ServerState:
     rooms: RoomStore
     hub: SignalingHub
     signaling: SignalingService
+    accounts: Accounts | None = None
 
     def public_base_url(self, request: Request) -> str:
         """The base of links given out: the configured public URL, else this request's."""

@@ -6,8 +6,8 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, status
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.responses import FileResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WEB_DIR = Path(str(resources.files("pairview") / "web"))
@@ -33,9 +33,24 @@ CONTENT_SECURITY_POLICY = "; ".join(
 router = APIRouter()
 
 
+ACCOUNT_PAGES = frozenset(
+    {"sign-in", "sign-up", "verify", "reset", "welcome", "account", "contacts", "share", "invite"}
+)
+
+
 @router.get("/", include_in_schema=False)
-async def index() -> FileResponse:
+async def index(request: Request) -> Response:
+    if request.app.state.pairview.accounts is not None:
+        return RedirectResponse("/share", status_code=status.HTTP_303_SEE_OTHER)
     return FileResponse(WEB_DIR / "index.html")
+
+
+@router.get("/{page}", include_in_schema=False)
+async def account_page(page: str, request: Request) -> FileResponse:
+    """Serve an account page; a server without accounts has none."""
+    if page not in ACCOUNT_PAGES or request.app.state.pairview.accounts is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such page.")
+    return FileResponse(WEB_DIR / "account" / f"{page}.html")
 
 
 @router.get("/r/{room_id}", include_in_schema=False)

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import pairview.server.accounts.models  # noqa: F401 - registers the account tables
 from pairview.server.db import Base
 
 connection = context.config.attributes.get("connection")

@@ -97,6 +97,13 @@ function parseLink() {
   return match && token ? { room: match[1], token } : null;
 }
 
+// The name chosen on the share page when joining through an invitation, used once.
+function presetName(room) {
+  const preset = JSON.parse(sessionStorage.getItem("pairview.join") ?? "null");
+  sessionStorage.removeItem("pairview.join");
+  return preset?.room === room && !nameProblem(preset.name) ? preset.name : null;
+}
+
 function askName() {
   return new Promise((resolve) => {
     elements.nameInput.value = localStorage.getItem(NAME_KEY) ?? "";
@@ -145,7 +152,7 @@ async function main() {
     showProblem("incomplete");
     return;
   }
-  const name = await askName();
+  const name = presetName(link.room) ?? (await askName());
 
   elements.stage.hidden = false;
   elements.statusBar.hidden = false;

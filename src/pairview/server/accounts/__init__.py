@@ -1,0 +1,1 @@
+"""Accounts: sign-up and sign-in, sessions, external identities, contacts and invitations."""
