@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 
 from pairview.server.rooms import RoomStore
 from pairview.server.signaling import SignalingHub
+from pairview.server.stun import StunServer
 from pairview.server.ws import SignalingService
 from pairview.settings import ServerSettings
 
@@ -21,6 +22,7 @@ class ServerState:
     rooms: RoomStore
     hub: SignalingHub
     signaling: SignalingService
+    stun: StunServer | None = None
 
     def public_base_url(self, request: Request) -> str:
         """The base of links given out: the configured public URL, else this request's."""
