@@ -137,7 +137,8 @@ async def turn_server(server_settings: ServerSettings) -> AsyncIterator[RunningS
 
 
 def server_state(server: RunningServer) -> ServerState:
-    state: ServerState = server.server.config.app.state.pairview
+    app: Any = server.server.config.app
+    state: ServerState = app.state.pairview
     return state
 
 

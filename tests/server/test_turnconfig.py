@@ -24,8 +24,11 @@ def options(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def denied_ranges(text: str) -> list[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]]:
-    ranges = []
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def denied_ranges(text: str) -> list[tuple[IPAddress, IPAddress]]:
+    ranges: list[tuple[IPAddress, IPAddress]] = []
     for key, value in options(text):
         if key == "denied-peer-ip":
             first, _, last = value.partition("-")
