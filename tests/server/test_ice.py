@@ -66,7 +66,8 @@ def test_grant_lists_stun_and_every_turn_transport(tmp_path: Any) -> None:
 
 def test_grant_without_builtin_stun_uses_coturn(tmp_path: Any) -> None:
     settings = turn_settings(tmp_path, turn_transports=["udp"], stun_port="off")
-    config = IceConfig(settings, stun_port=stun_bind_host(settings) and settings.stun_port)
+    assert stun_bind_host(settings) is None
+    config = IceConfig(settings, stun_port=None)
 
     servers = config.grant("p").servers
 
