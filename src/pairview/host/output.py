@@ -42,3 +42,12 @@ class ShareOutput:
 
     def connection_state(self, name: str, peer_id: str, old: str, new: str) -> None:
         self._line(f"{escape(name)} (peer {peer_id}): connection {old} -> {new}")
+
+    def connection_type(self, name: str, peer_id: str, description: str) -> None:
+        self._line(f"{escape(name)} (peer {peer_id}): connected {escape(description)}")
+
+    def connection_lost(self, name: str, peer_id: str, reason: str) -> None:
+        self._line(
+            f"[yellow]{escape(name)} (peer {peer_id}): connection lost ({escape(reason)}); "
+            "reconnecting[/yellow]"
+        )

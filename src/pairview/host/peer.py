@@ -4,13 +4,21 @@ The host is always the offerer: it opens one RTCPeerConnection per guest
 with the shared screen track and a `control` data channel. Every offer
 carries a fresh `connection_id`, so answers and candidates meant for an
 earlier connection to the same guest are told apart and ignored.
+
+The host pings the guest on the control channel every second. When no
+pong has come back for `LOSS_TIMEOUT` seconds the connection counts as
+lost, long before aiortc's ICE consent checks would give up (about 30 s),
+and the host app replaces it with a new one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -27,6 +35,7 @@ from aiortc.sdp import candidate_from_sdp
 from pydantic import ValidationError
 
 from pairview.host.encoder import Codec
+from pairview.host.ice import SelectedPair, classify, local_networks, selected_pair
 from pairview.host.pipeline import VideoPipeline
 from pairview.host.track import EncodedVideoTrack
 from pairview.protocol.control import (
@@ -34,16 +43,22 @@ from pairview.protocol.control import (
     MAX_CONTROL_MESSAGE_BYTES,
     Goodbye,
     Hello,
+    Ping,
+    Pong,
     VersionError,
     control_message_adapter,
 )
-from pairview.protocol.signaling import Answer, Candidate, Offer, PeerInfo
+from pairview.protocol.signaling import Answer, Candidate, ConnectionType, Offer, PeerInfo
 
 logger = logging.getLogger(__name__)
 
 MIME_TYPES: dict[Codec, str] = {"vp8": "video/VP8", "h264": "video/H264"}
 
 SendSignal = Callable[[Offer | Candidate], Awaitable[None]]
+
+PING_INTERVAL = 1.0
+# Three pings in a row without an answer: the path is gone.
+LOSS_TIMEOUT = 3.0
 
 
 class PeerEvents(Protocol):
@@ -52,6 +67,12 @@ class PeerEvents(Protocol):
     def connection_state_changed(self, guest: PeerInfo, old: str, new: str) -> None: ...
 
     def bitrate_estimated(self, guest: PeerInfo, bitrate: int) -> None: ...
+
+    def connection_classified(
+        self, peer: GuestPeer, kind: ConnectionType, pair: SelectedPair
+    ) -> None: ...
+
+    def connection_lost(self, peer: GuestPeer, reason: str) -> None: ...
 
 
 class GuestPeer:
@@ -83,6 +104,12 @@ class GuestPeer:
         self._remote_set = False
         self._pending_candidates: list[Candidate] = []
         self._closed = False
+        self._ping_task: asyncio.Task[None] | None = None
+        self._ping_sequence = 0
+        self.created_at = time.monotonic()
+        self.last_pong: float | None = None
+        self.lost = False
+        self.connection_type: ConnectionType | None = None
 
     @property
     def connection_state(self) -> str:
@@ -95,6 +122,15 @@ class GuestPeer:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def healthy(self) -> bool:
+        """True while the guest answers pings, or while a new connection is still setting up."""
+        if self._closed or self.lost or self._state in ("failed", "closed"):
+            return False
+        if self.last_pong is None:
+            return time.monotonic() - self.created_at < LOSS_TIMEOUT * 3
+        return time.monotonic() - self.last_pong < LOSS_TIMEOUT
 
     async def start(self) -> None:
         """Create the offer, with the screen track and the control channel, and send it."""
@@ -171,6 +207,8 @@ class GuestPeer:
         if self._closed:
             return
         self._closed = True
+        if self._ping_task is not None:
+            self._ping_task.cancel()
         if self._track is not None:
             self._track.stop()
         await self._pc.close()
@@ -197,12 +235,48 @@ class GuestPeer:
     async def _on_connection_state(self) -> None:
         new = str(self._pc.connectionState)
         old, self._state = self._state, new
-        if old != new:
-            self._events.connection_state_changed(self.guest, old, new)
+        if old == new or self._closed:
+            return
+        self._events.connection_state_changed(self.guest, old, new)
+        if new == "connected":
+            self._pipeline.request_keyframe()
+            pair = selected_pair(self._pc)
+            if pair is not None:
+                self.connection_type = classify(pair, local_networks())
+                self._events.connection_classified(self, self.connection_type, pair)
+        elif new == "failed":
+            self._declare_lost("ICE failed")
+
+    def _declare_lost(self, reason: str) -> None:
+        if self.lost or self._closed:
+            return
+        self.lost = True
+        logger.info(
+            "peer %s: connection %s lost: %s", self.guest.peer_id, self.connection_id, reason
+        )
+        self._events.connection_lost(self, reason)
 
     def _on_control_open(self) -> None:
         assert self._control is not None
         self._control.send(Hello(version=CONTROL_VERSION, name=self._host_name).model_dump_json())
+        self.last_pong = time.monotonic()
+        if self._ping_task is None:
+            self._ping_task = asyncio.create_task(self._ping())
+
+    async def _ping(self) -> None:
+        """Ping the guest every second; declare the connection lost when pongs stop."""
+        while not self._closed and not self.lost:
+            await asyncio.sleep(PING_INTERVAL)
+            control = self._control
+            if control is None or control.readyState != "open":
+                self._declare_lost("control channel closed")
+                return
+            self._ping_sequence += 1
+            with contextlib.suppress(Exception):
+                control.send(Ping(sequence=self._ping_sequence).model_dump_json())
+            if self.last_pong is not None and time.monotonic() - self.last_pong > LOSS_TIMEOUT:
+                self._declare_lost(f"no answer to pings for {LOSS_TIMEOUT:g} s")
+                return
 
     def _on_control_message(self, data: str | bytes) -> None:
         if isinstance(data, bytes) or len(data) > MAX_CONTROL_MESSAGE_BYTES:
@@ -214,6 +288,13 @@ class GuestPeer:
             message = control_message_adapter.validate_python(json.loads(data))
         except (ValueError, ValidationError):
             logger.warning("peer %s: ignoring an invalid control message", self.guest.peer_id)
+            return
+        if isinstance(message, Pong):
+            self.last_pong = time.monotonic()
+            return
+        if isinstance(message, Ping):
+            assert self._control is not None
+            self._control.send(Pong(sequence=message.sequence).model_dump_json())
             return
         if isinstance(message, Hello) and message.version != CONTROL_VERSION:
             logger.warning(

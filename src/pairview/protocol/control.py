@@ -2,7 +2,9 @@
 
 The first message each side sends is `hello`, carrying the channel's
 protocol version, so that an old guest page and a newer host fail with a
-clear error instead of misreading each other. The web client mirrors these
+clear error instead of misreading each other. After it, the host pings
+every second and the guest answers; either side notices a dead path
+within seconds when the pings or pongs stop. The web client mirrors these
 types in `web/static/js/protocol.js`.
 """
 
@@ -33,11 +35,25 @@ class Goodbye(_Message):
     reason: Literal["ended"] = "ended"
 
 
+class Ping(_Message):
+    """Sent every second; the other side answers with a pong of the same sequence number."""
+
+    type: Literal["ping"] = "ping"
+    sequence: int = Field(ge=0)
+
+
+class Pong(_Message):
+    type: Literal["pong"] = "pong"
+    sequence: int = Field(ge=0)
+
+
 class VersionError(_Message):
     type: Literal["version-error"] = "version-error"
     expected: int
     received: int
 
 
-ControlMessage = Annotated[Hello | Goodbye | VersionError, Field(discriminator="type")]
+ControlMessage = Annotated[
+    Hello | Goodbye | Ping | Pong | VersionError, Field(discriminator="type")
+]
 control_message_adapter: TypeAdapter[ControlMessage] = TypeAdapter(ControlMessage)
