@@ -89,7 +89,6 @@ def test_config_hardened() -> None:
         "255.255.255.255",
         "198.18.0.1",
         "198.19.255.255",
-        "::",
         "::1",
         "::ffff:127.0.0.1",
         "::ffff:10.0.0.1",
@@ -114,6 +113,13 @@ def test_public_peer_not_denied(address: str) -> None:
     text = TurnConfig(secret=SECRET, realm="r").render()
 
     assert not is_denied(text, address)
+
+
+def test_no_ipv6_range_starts_at_unspecified() -> None:
+    # coturn 4.6 would match every IPv4 peer against such a range.
+    text = TurnConfig(secret=SECRET, realm="r").render()
+
+    assert all(str(first) != "::" for first, _ in denied_ranges(text))
 
 
 def test_allowed_peer_written_after_denials() -> None:

@@ -384,6 +384,9 @@ class Share:
             return
         self._lost_at.setdefault(peer_id, time.monotonic())
         self._output.connection_lost(peer.guest.name, peer_id, reason)
+        if self._signaling is not None:
+            # When this machine's network changed, the signaling socket is stale too.
+            self._spawn(self._signaling.check())
         self._spawn(self._renegotiate(peer_id))
 
     def bitrate_estimated(self, guest: PeerInfo, bitrate: int) -> None:

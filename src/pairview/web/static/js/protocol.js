@@ -34,11 +34,11 @@ export const CloseCode = Object.freeze({
 });
 
 const SERVER_TYPES = new Set([
-  "welcome", "peer-joined", "peer-left", "room-closed", "error", "pong",
-  "offer", "answer", "candidate", "bye",
+  "welcome", "ice-servers", "peer-joined", "peer-left", "room-closed", "error", "pong",
+  "offer", "answer", "candidate", "bye", "reconnect",
 ]);
 
-const CONTROL_TYPES = new Set(["hello", "goodbye", "version-error"]);
+const CONTROL_TYPES = new Set(["hello", "goodbye", "ping", "pong", "version-error"]);
 
 export const MAX_NAME_LENGTH = 64;
 
@@ -69,6 +69,16 @@ export function candidate(to, connectionId, init) {
 
 export function bye(to, reason = "") {
   return { type: "bye", to, reason };
+}
+
+/** Ask the host for a new peer connection; `connectionId` is the one given up on, or null. */
+export function reconnect(to, connectionId) {
+  return { type: "reconnect", to, connection_id: connectionId ?? null };
+}
+
+/** Ask the server for fresh ICE servers, with new TURN credentials. */
+export function refreshIce() {
+  return { type: "refresh-ice" };
 }
 
 export function leave() {
@@ -102,4 +112,8 @@ export function parseControlMessage(text) {
 
 export function hello(name) {
   return { type: "hello", version: CONTROL_VERSION, name };
+}
+
+export function pong(sequence) {
+  return { type: "pong", sequence };
 }

@@ -1,6 +1,6 @@
 // The room page: asks for a name, joins the room and shows the host's screen.
 
-import { ErrorCode, nameProblem } from "./protocol.js";
+import { ErrorCode, nameProblem, refreshIce } from "./protocol.js";
 import { Signaling } from "./signaling.js";
 import { HostConnection } from "./guest.js";
 
@@ -83,6 +83,12 @@ function signalingUrl() {
   return `${scheme}//${location.host}/ws`;
 }
 
+const CONNECTION_TYPES = {
+  direct: "Connected directly",
+  nat: "Connected through NAT",
+  relay: "Connected through a relay",
+};
+
 function describeConnection(state) {
   switch (state) {
     case "new":
@@ -116,11 +122,26 @@ async function main() {
   const host = new HostConnection(signaling, name);
   let hostPeerId = null;
   let ended = false;
+  let refreshTimer = null;
+
+  // Ask for fresh TURN credentials when a quarter of their lifetime is left.
+  const scheduleIceRefresh = (expiresAt) => {
+    clearTimeout(refreshTimer);
+    if (!expiresAt) return;
+    const remainingMs = expiresAt * 1000 - Date.now();
+    refreshTimer = setTimeout(() => signaling.send(refreshIce()), Math.max(5000, remainingMs * 0.75));
+  };
+
+  const showConnected = () => {
+    const text = CONNECTION_TYPES[host.connectionType] ?? describeConnection("connected")[0];
+    setStatus(text, "ok");
+  };
 
   const end = (code) => {
     ended = true;
+    clearTimeout(refreshTimer);
     signaling.stop();
-    host.close();
+    host.stop();
     elements.video.srcObject = null;
     showProblem(code);
     setState("ended");
@@ -140,7 +161,7 @@ async function main() {
     if (detail.code === ErrorCode.ROOM_CLOSED) end(detail.code);
     else {
       ended = true;
-      host.close();
+      host.stop();
       showProblem(detail.code, detail.message);
     }
   });
@@ -152,20 +173,30 @@ async function main() {
         elements.body.dataset.signaling = "joined";
         elements.body.dataset.peerId = message.peer_id;
         host.iceServers = message.ice_servers;
+        scheduleIceRefresh(message.ice_expires_at);
         const present = message.peers.find((peer) => peer.role === "host");
         hostPeerId = present ? present.peer_id : null;
         if (present) elements.hostName.textContent = `Sharing: ${present.name}`;
         if (!host.pc) {
           setState("waiting");
           setStatus(present ? "Waiting for the host's screen…" : "The host is not here yet. This page connects when they arrive.", "warn");
+        } else if (host.healthy) {
+          // Back after a signaling outage; the picture never depended on it.
+          if (host.pc.connectionState === "connected") showConnected();
+        } else if (present) {
+          host.requestReconnect();
         }
         break;
       }
+      case "ice-servers":
+        host.iceServers = message.ice_servers;
+        scheduleIceRefresh(message.expires_at);
+        break;
       case "peer-joined":
         if (message.peer.role === "host") {
           hostPeerId = message.peer.peer_id;
           elements.hostName.textContent = `Sharing: ${message.peer.name}`;
-          setStatus("The host is here; connecting…", "warn");
+          if (!host.healthy) setStatus("The host is here; connecting…", "warn");
         }
         break;
       case "peer-left":
@@ -208,8 +239,25 @@ async function main() {
   host.addEventListener("state", ({ detail }) => {
     if (ended) return;
     elements.body.dataset.connectionState = detail.state;
-    const [text, level] = describeConnection(detail.state);
-    setStatus(text, level);
+    if (detail.state === "connected") {
+      showConnected();
+    } else {
+      const [text, level] = describeConnection(detail.state);
+      setStatus(text, level);
+    }
+  });
+  host.addEventListener("connection-type", ({ detail }) => {
+    if (ended) return;
+    elements.body.dataset.connectionType = detail.type;
+    elements.body.dataset.connectionId = detail.connectionId;
+    showConnected();
+  });
+  host.addEventListener("lost", () => {
+    if (ended) return;
+    elements.body.dataset.connectionState = "lost";
+    setStatus("Connection to the host lost; reconnecting…", "warn");
+    signaling.check();
+    host.requestReconnect();
   });
   host.addEventListener("host", ({ detail }) => {
     elements.hostName.textContent = `Sharing: ${detail.name}`;

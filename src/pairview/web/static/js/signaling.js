@@ -8,6 +8,9 @@ const BACKOFF_INITIAL_MS = 500;
 const BACKOFF_MAX_MS = 15000;
 const PING_INTERVAL_MS = 15000;
 const PONG_TIMEOUT_MS = 10000;
+// After a network change the old socket can look open for minutes; a quick
+// check gives up on it when the server does not answer within this time.
+const CHECK_TIMEOUT_MS = 1500;
 const MAX_QUEUED = 200;
 
 export class Signaling extends EventTarget {
@@ -28,11 +31,31 @@ export class Signaling extends EventTarget {
     this.delay = BACKOFF_INITIAL_MS;
     this.pingTimer = null;
     this.pongTimer = null;
+    this.checkTimer = null;
+    window.addEventListener("online", () => this.check());
   }
 
   start() {
     this.stopped = false;
     this.connect();
+  }
+
+  /**
+   * Make sure the socket still reaches the server, for example after the
+   * media path broke: without an answer soon, reconnect at once.
+   */
+  check() {
+    if (this.stopped || !this.socket || this.checkTimer !== null) return;
+    const socket = this.socket;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    socket.send(JSON.stringify(ping()));
+    this.checkTimer = setTimeout(() => {
+      this.checkTimer = null;
+      if (socket === this.socket && socket.readyState === WebSocket.OPEN) {
+        this.delay = BACKOFF_INITIAL_MS;
+        socket.close(4101, "no answer to a check");
+      }
+    }, CHECK_TIMEOUT_MS);
   }
 
   /** Leave the room on purpose, so that the others hear of it at once. */
@@ -73,6 +96,8 @@ export class Signaling extends EventTarget {
 
   receive(text) {
     clearTimeout(this.pongTimer);
+    clearTimeout(this.checkTimer);
+    this.checkTimer = null;
     const message = parseServerMessage(text);
     if (message === null) return;
     if (message.type === "welcome") {
