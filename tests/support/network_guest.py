@@ -29,7 +29,7 @@ import sys
 import time
 from typing import Any
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from pairview.host.ice import classify, local_networks, plan_ice_servers, selected_pair
@@ -117,8 +117,6 @@ class Guest:
         self.last_ping = None
         plan = await plan_ice_servers(self.ice_servers)
         servers = plan.servers if plan.servers else rtc_ice_servers(self.ice_servers)
-        from aiortc import RTCConfiguration
-
         pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         self.pc = pc
         connection_id = offer.connection_id
@@ -128,8 +126,7 @@ class Guest:
             self.spawn(self.count_frames(track, connection_id))
 
         @pc.on("datachannel")
-        def on_datachannel(channel: Any) -> None:
-            @channel.on("message")
+        def on_datachannel(channel: RTCDataChannel) -> None:
             def on_message(data: str | bytes) -> None:
                 if pc is not self.pc or isinstance(data, bytes):
                     return
@@ -137,6 +134,8 @@ class Guest:
                 message = control_message_adapter.validate_python(json.loads(data))
                 if isinstance(message, Ping):
                     channel.send(Pong(sequence=message.sequence).model_dump_json())
+
+            channel.on("message", on_message)
 
         @pc.on("connectionstatechange")
         def on_state() -> None:

@@ -141,9 +141,8 @@ async def listen(addresses: list[str]) -> None:
     for text in addresses:
         host, port = parse_address(text)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        await loop.create_datagram_endpoint(
-            lambda text=text: Echo(text), local_addr=(host, port), family=family
-        )
+        echo = Echo(text)
+        await loop.create_datagram_endpoint(lambda: echo, local_addr=(host, port), family=family)
     print(json.dumps({"ready": True}), flush=True)
     await asyncio.Event().wait()
 
