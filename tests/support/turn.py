@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -141,8 +142,9 @@ async def listen(addresses: list[str]) -> None:
     for text in addresses:
         host, port = parse_address(text)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        echo = Echo(text)
-        await loop.create_datagram_endpoint(lambda: echo, local_addr=(host, port), family=family)
+        await loop.create_datagram_endpoint(
+            functools.partial(Echo, text), local_addr=(host, port), family=family
+        )
     print(json.dumps({"ready": True}), flush=True)
     await asyncio.Event().wait()
 
