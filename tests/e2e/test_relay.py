@@ -53,7 +53,7 @@ def listener(node: Node, addresses: list[str]) -> Iterator[subprocess.Popen[str]
         yield process
     finally:
         process.terminate()
-        process.wait(timeout=seconds(5))
+        process.communicate(timeout=seconds(5))
 
 
 def probe(node: Node, server: str, family: int, peers: list[str]) -> dict[str, Any]:
