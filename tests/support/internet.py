@@ -64,7 +64,7 @@ class Process:
                 if found:
                     return found
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.popen.poll() is not None and not found:
+                if remaining <= 0 or self.popen.poll() is not None:
                     tail = "\n".join(self.lines[-30:])
                     raise AssertionError(f"timed out waiting for {what}; last output:\n{tail}")
                 self.changed.wait(min(remaining, 0.5))
@@ -295,3 +295,33 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+# The colours of tests/support/apps/pattern.py, top-left quadrant first.
+PATTERN_COLOURS = [(0xE6, 0x28, 0x28), (0x28, 0xC8, 0x3C), (0x28, 0x3C, 0xDC), (0xF0, 0xDC, 0x28)]
+
+READ_TOP_LEFT = """() => {
+  const video = document.getElementById("screen");
+  if (!video || !video.videoWidth) return null;
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  const context = canvas.getContext("2d");
+  context.drawImage(video, 0, 0);
+  const x = Math.floor(canvas.width / 4), y = Math.floor(canvas.height / 4);
+  return Array.from(context.getImageData(x, y, 1, 1).data.slice(0, 3));
+}"""
+
+
+def close_to(rgb: list[int] | None, expected: tuple[int, int, int], tolerance: int = 40) -> bool:
+    return rgb is not None and all(
+        abs(a - b) <= tolerance for a, b in zip(rgb, expected, strict=True)
+    )
+
+
+def rotate(app: subprocess.Popen[str]) -> int:
+    """Move the pattern on by one quadrant; return the rotation count the app reports."""
+    assert app.stdin is not None and app.stdout is not None
+    app.stdin.write("rotate\n")
+    app.stdin.flush()
+    return int(app.stdout.readline().split()[1])
