@@ -321,7 +321,8 @@ def close_to(rgb: list[int] | None, expected: tuple[int, int, int], tolerance: i
 
 def rotate(app: subprocess.Popen[str]) -> int:
     """Move the pattern on by one quadrant; return the rotation count the app reports."""
-    assert app.stdin is not None and app.stdout is not None
+    assert app.stdin is not None
+    assert app.stdout is not None
     app.stdin.write("rotate\n")
     app.stdin.flush()
     return int(app.stdout.readline().split()[1])
