@@ -51,10 +51,9 @@ export class Signaling extends EventTarget {
     socket.send(JSON.stringify(ping()));
     this.checkTimer = setTimeout(() => {
       this.checkTimer = null;
-      if (socket === this.socket && socket.readyState === WebSocket.OPEN) {
-        this.delay = BACKOFF_INITIAL_MS;
-        socket.close(4101, "no answer to a check");
-      }
+      if (socket !== this.socket) return;
+      this.delay = BACKOFF_INITIAL_MS;
+      this.abandon(socket, 4101, "no answer to a check");
     }, CHECK_TIMEOUT_MS);
   }
 
@@ -125,8 +124,16 @@ export class Signaling extends EventTarget {
       socket.send(JSON.stringify(ping()));
       clearTimeout(this.pongTimer);
       // No answer at all: the connection is dead even if the browser has not noticed.
-      this.pongTimer = setTimeout(() => socket.close(4100, "no pong"), PONG_TIMEOUT_MS);
+      this.pongTimer = setTimeout(() => this.abandon(socket, 4100, "no pong"), PONG_TIMEOUT_MS);
     }, PING_INTERVAL_MS);
+  }
+
+  /** Give up on a socket that stopped answering and reconnect; its close event may take long. */
+  abandon(socket, code, reason) {
+    if (socket !== this.socket) return;
+    this.closed(socket, { code });
+    this.socket = null;
+    socket.close(code, reason);
   }
 
   closed(socket, event) {
