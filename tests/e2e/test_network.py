@@ -225,11 +225,9 @@ def test_server_restart_keeps_share(app: tuple[Internet, subprocess.Popen[str]])
         room.process.wait_for_line(r"reconnected to the signaling server", timeout=60)
         wait_for_colour(page, rotate(pattern))
         after = page_data(page, "connectionId")
-        lost = room.process.lines.count("connection lost")
 
     assert after == connection
     assert not any("connection lost" in line for line in room.process.lines)
-    assert lost == 0
 
 
 def test_rejected_turn_credentials_reported(tmp_path: Path) -> None:

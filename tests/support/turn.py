@@ -59,18 +59,37 @@ def turn_config_text(secret: str, realm: str, extra_args: Sequence[str], workdir
     return output.read_text()
 
 
+def free_port() -> int:
+    """A port that is free for both UDP and TCP on loopback right now."""
+    for _ in range(50):
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
+        ):
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("found no port free for both UDP and TCP in 50 attempts")
+
+
 @contextlib.contextmanager
 def coturn(
-    node: Node,
+    node: Node | None,
     workdir: Path,
     secret: str,
     addresses: Sequence[str],
     extra_args: Sequence[str] = (),
+    port: int = TURN_PORT,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run coturn from `pairview turn-config` in `node`, listening and relaying on `addresses`."""
+    """Run coturn from `pairview turn-config` in `node` (None: this namespace, on loopback)."""
     workdir.mkdir(parents=True, exist_ok=True)
     ip_args = [arg for address in addresses for arg in ("--listening-ip", address)]
     ip_args += [arg for address in addresses for arg in ("--relay-ip", address)]
+    ip_args += ["--port", str(port)]
     text = turn_config_text(secret, "pairview.test", [*ip_args, *extra_args], workdir)
     log = workdir / "turnserver.log"
     # Paths of the test's own, so nothing is written outside its directory.
@@ -79,14 +98,15 @@ def coturn(
     config = workdir / "turnserver.conf"
     config.write_text(text)
 
+    argv = ["turnserver", "-c", str(config), "--no-stdout-log"]
     process = subprocess.Popen(
-        node.command(["turnserver", "-c", str(config), "--no-stdout-log"]),
+        node.command(argv) if node is not None else argv,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         wait_for(
-            lambda: process.poll() is not None or _listening(node, TURN_PORT),
+            lambda: process.poll() is not None or _listening(node, port),
             timeout=15,
             what="coturn to listen",
         )
@@ -102,8 +122,14 @@ def coturn(
             process.wait()
 
 
-def _listening(node: Node, port: int) -> bool:
-    result = node.run("ss", "-Hlun", f"sport = :{port}", check=False)
+def _listening(node: Node | None, port: int) -> bool:
+    argv = ["ss", "-Hlun", f"sport = :{port}"]
+    result = subprocess.run(
+        node.command(argv) if node is not None else argv,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return bool(result.stdout.strip())
 
 
