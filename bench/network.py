@@ -19,6 +19,7 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -31,7 +32,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
-
 from tests.support.internet import (
     CHROMIUM_ARGS,
     PATTERN_COLOURS,
@@ -66,6 +66,20 @@ def data(page: Page, key: str) -> str | None:
     return value
 
 
+def has_data(page: Page, key: str, value: str | None) -> bool:
+    """Whether the page's body has `key` set, to `value` when one is given."""
+    found = data(page, key)
+    return found is not None and (value is None or found == value)
+
+
+def changed(page: Page, key: str, before: str | None) -> bool:
+    return data(page, key) not in (None, before)
+
+
+def shows(page: Page, colour: tuple[int, int, int]) -> bool:
+    return close_to(page.evaluate(READ_TOP_LEFT), colour)
+
+
 def join_times(world: Internet, host: Node, guest: Node, runs: int) -> tuple[list[float], str]:
     """Seconds from opening the link to the first frame, for `runs` fresh page loads."""
     times: list[float] = []
@@ -81,9 +95,9 @@ def join_times(world: Internet, host: Node, guest: Node, runs: int) -> tuple[lis
                 started = time.monotonic()
                 page.goto(room.link)
                 page.click("button[type=submit]")
-                playing = wait(lambda page=page: data(page, "state") == "playing", 60)
+                playing = wait(functools.partial(has_data, page, "state", "playing"), 60)
                 times.append(playing - started)
-                wait(lambda page=page: data(page, "connectionType"), 30)
+                wait(functools.partial(has_data, page, "connectionType", None), 30)
                 kinds.add(str(data(page, "connectionType")))
                 context.close()
                 time.sleep(1.0)
@@ -115,15 +129,13 @@ def recovery_times(
                 before = data(page, "connectionId")
                 rotations = rotate(pattern)
                 colour = PATTERN_COLOURS[rotations % 4]
-                wait(lambda colour=colour: close_to(page.evaluate(READ_TOP_LEFT), colour), 30)
+                wait(functools.partial(shows, page, colour), 30)
                 moved = time.monotonic()
                 world.net.move(guest, sites[(run + 1) % 2])
-                wait(lambda before=before: data(page, "connectionId") not in (None, before), 60)
+                wait(functools.partial(changed, page, "connectionId", before), 60)
                 rotations = rotate(pattern)
                 colour = PATTERN_COLOURS[rotations % 4]
-                back = wait(
-                    lambda colour=colour: close_to(page.evaluate(READ_TOP_LEFT), colour), 30
-                )
+                back = wait(functools.partial(shows, page, colour), 30)
                 times.append(back - moved)
                 kinds.add(str(data(page, "connectionType")))
                 time.sleep(2.0)
@@ -153,7 +165,10 @@ def plain_pair(world: Internet, offerer: Node, answerer: Node) -> float:
         env=env,
         cwd=ROOT,
     )
-    assert offer.stdin and offer.stdout and answer.stdin and answer.stdout
+    assert offer.stdin is not None
+    assert offer.stdout is not None
+    assert answer.stdin is not None
+    assert answer.stdout is not None
     answer.stdin.write(offer.stdout.readline())
     answer.stdin.flush()
     offer.stdin.write(answer.stdout.readline())
@@ -192,21 +207,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="measurements per case (default: 3)")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as workdir, internet(Path(workdir)) as world:
-        with pattern_app(world.display) as pattern:
-            lan = world.net.add_site("lan", Nat.CONE)
-            lan_host = world.net.add_host("lan-host", lan)
-            lan_guest = world.net.add_host("lan-guest", lan)
-            strict_a = world.net.add_site("sym-a", Nat.SYMMETRIC)
-            strict_b = world.net.add_site("sym-b", Nat.SYMMETRIC)
-            sym_host = world.net.add_host("sym-host", strict_a)
-            sym_guest = world.net.add_host("sym-guest", strict_b)
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        internet(Path(workdir)) as world,
+        pattern_app(world.display) as pattern,
+    ):
+        lan = world.net.add_site("lan", Nat.CONE)
+        lan_host = world.net.add_host("lan-host", lan)
+        lan_guest = world.net.add_host("lan-guest", lan)
+        strict_a = world.net.add_site("sym-a", Nat.SYMMETRIC)
+        strict_b = world.net.add_site("sym-b", Nat.SYMMETRIC)
+        sym_host = world.net.add_host("sym-host", strict_a)
+        sym_guest = world.net.add_host("sym-guest", strict_b)
 
-            direct, direct_kind = join_times(world, lan_host, lan_guest, args.runs)
-            relayed, relayed_kind = join_times(world, sym_host, sym_guest, args.runs)
-            recovery, recovery_kind = recovery_times(world, pattern, args.runs)
-            plain_direct = [plain_pair(world, lan_host, lan_guest) for _ in range(args.runs)]
-            plain_relayed = [plain_pair(world, sym_host, sym_guest) for _ in range(args.runs)]
+        direct, direct_kind = join_times(world, lan_host, lan_guest, args.runs)
+        relayed, relayed_kind = join_times(world, sym_host, sym_guest, args.runs)
+        recovery, recovery_kind = recovery_times(world, pattern, args.runs)
+        plain_direct = [plain_pair(world, lan_host, lan_guest) for _ in range(args.runs)]
+        plain_relayed = [plain_pair(world, sym_host, sym_guest) for _ in range(args.runs)]
 
     rows = [
         ("join, one LAN", direct_kind, summary(direct), summary(plain_direct)),

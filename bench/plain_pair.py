@@ -33,6 +33,7 @@ async def main(role: str, relay: str, secret: str) -> None:
     ]
     pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
     first_frame = asyncio.Event()
+    tasks: set[asyncio.Task[None]] = set()
 
     if role == "offer":
         pc.addTrack(VideoStreamTrack())
@@ -51,7 +52,8 @@ async def main(role: str, relay: str, secret: str) -> None:
                 await track.recv()
                 first_frame.set()
 
-            asyncio.ensure_future(first())
+            task = asyncio.ensure_future(first())
+            tasks.add(task)
 
         await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())

@@ -47,7 +47,7 @@ from pairview.protocol.signaling import (
     Welcome,
 )
 
-LOSS_TIMEOUT = 3.0
+LOSS_TIMEOUT = 2.5
 LOST_REPEAT = 3.0
 FRAME_REPORT_EVERY = 15
 
@@ -74,6 +74,7 @@ class Guest:
         self.created_at = time.monotonic()
         self.last_ping: float | None = None
         self.lost_asked = 0.0
+        self.lost_since: float | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
 
     def status(self, text: str) -> None:
@@ -184,13 +185,20 @@ class Guest:
         while True:
             await asyncio.sleep(0.5)
             if self.pc is None or self.healthy():
+                self.lost_since = None
                 continue
             now = time.monotonic()
+            first = self.lost_since is None
+            if first:
+                self.lost_since = now
             if now - self.lost_asked < LOST_REPEAT:
                 continue
             self.lost_asked = now
             emit("lost", connection_id=self.connection_id)
-            self.spawn(self.signaling.check())
+            if first:
+                self.signaling.reconnect_now()
+            else:
+                self.spawn(self.signaling.check())
             await self.ask_reconnect()
 
     async def run(self) -> None:

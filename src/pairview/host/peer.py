@@ -57,8 +57,8 @@ MIME_TYPES: dict[Codec, str] = {"vp8": "video/VP8", "h264": "video/H264"}
 SendSignal = Callable[[Offer | Candidate], Awaitable[None]]
 
 PING_INTERVAL = 1.0
-# Three pings in a row without an answer: the path is gone.
-LOSS_TIMEOUT = 3.0
+# Two and a half ping intervals without an answer: the path is gone.
+LOSS_TIMEOUT = 2.5
 
 
 class PeerEvents(Protocol):

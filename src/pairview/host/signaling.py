@@ -92,6 +92,7 @@ class SignalingClient:
         self.peer_id: str | None = None
         self._stopping = False
         self._skip_backoff = False
+        self._immediate = False
 
     @property
     def joined(self) -> asyncio.Event:
@@ -125,7 +126,8 @@ class SignalingClient:
                 self._skip_backoff = False
                 delay = BACKOFF_INITIAL
             # Full jitter: spread reconnects of many clients after a server restart.
-            wait = random.uniform(0, delay)  # noqa: S311 - not for security
+            wait = 0.0 if self._immediate else random.uniform(0, delay)  # noqa: S311
+            self._immediate = False
             self._on_status(f"signaling server unreachable, retrying in {wait:.1f} s")
             await asyncio.sleep(wait)
             delay = min(BACKOFF_MAX, delay * 2)
@@ -208,6 +210,15 @@ class SignalingClient:
             logger.info("signaling connection did not answer a check; reconnecting")
             self._skip_backoff = True
             connection.transport.abort()
+
+    def reconnect_now(self) -> None:
+        """Drop the socket and reconnect at once, as after a change of this machine's network."""
+        connection = self._connection
+        if connection is None:
+            return
+        self._skip_backoff = True
+        self._immediate = True
+        connection.transport.abort()
 
     async def close(self) -> None:
         self._stopping = True

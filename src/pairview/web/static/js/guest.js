@@ -9,7 +9,7 @@
 
 import * as protocol from "./protocol.js";
 
-const LOSS_TIMEOUT_MS = 3000;
+const LOSS_TIMEOUT_MS = 2500;
 const WATCH_INTERVAL_MS = 500;
 // While a connection stays lost, ask again this often.
 const LOST_REPEAT_MS = 3000;
@@ -60,10 +60,11 @@ export class HostConnection extends EventTarget {
       return;
     }
     const now = performance.now();
-    if (this.lostAt === null) this.lostAt = now;
+    const first = this.lostAt === null;
+    if (first) this.lostAt = now;
     if (now - this.lostAskedAt < LOST_REPEAT_MS) return;
     this.lostAskedAt = now;
-    this.emit("lost", { connectionId: this.connectionId });
+    this.emit("lost", { connectionId: this.connectionId, first });
   }
 
   /** Ask the host for a new peer connection. */

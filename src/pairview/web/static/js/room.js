@@ -252,11 +252,14 @@ async function main() {
     elements.body.dataset.connectionId = detail.connectionId;
     showConnected();
   });
-  host.addEventListener("lost", () => {
+  host.addEventListener("lost", ({ detail }) => {
     if (ended) return;
     elements.body.dataset.connectionState = "lost";
     setStatus("Connection to the host lost; reconnecting…", "warn");
-    signaling.check();
+    // A lost media path often means this machine's network changed, and
+    // then the signaling socket is stale too: start a fresh one at once.
+    if (detail.first) signaling.reconnectNow();
+    else signaling.check();
     host.requestReconnect();
   });
   host.addEventListener("host", ({ detail }) => {

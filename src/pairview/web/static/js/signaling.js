@@ -129,14 +129,26 @@ export class Signaling extends EventTarget {
   }
 
   /** Give up on a socket that stopped answering and reconnect; its close event may take long. */
-  abandon(socket, code, reason) {
+  abandon(socket, code, reason, immediately = false) {
     if (socket !== this.socket) return;
-    this.closed(socket, { code });
+    this.closed(socket, { code }, immediately);
     this.socket = null;
     socket.close(code, reason);
   }
 
-  closed(socket, event) {
+  /**
+   * Reconnect at once, for example when the media path broke: after a
+   * network change the old socket may look open for a long time.
+   */
+  reconnectNow() {
+    if (this.stopped || !this.socket) return;
+    clearTimeout(this.checkTimer);
+    this.checkTimer = null;
+    this.delay = BACKOFF_INITIAL_MS;
+    this.abandon(this.socket, 4102, "reconnecting after a network change", true);
+  }
+
+  closed(socket, event, immediately = false) {
     if (socket !== this.socket) return;
     this.joined = false;
     clearInterval(this.pingTimer);
@@ -147,7 +159,7 @@ export class Signaling extends EventTarget {
       return;
     }
     if (this.stopped || event.code === CloseCode.ROOM_CLOSED) return;
-    const wait = Math.random() * this.delay;
+    const wait = immediately ? 0 : Math.random() * this.delay;
     this.delay = Math.min(BACKOFF_MAX_MS, this.delay * 2);
     this.emit("status", { state: "disconnected", retryMs: wait });
     setTimeout(() => { if (!this.stopped) this.connect(); }, wait);
