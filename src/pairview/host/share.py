@@ -308,7 +308,8 @@ class Share:
         self._last_negotiated[guest.peer_id] = time.monotonic()
         await peer.start()
 
-    async def _renegotiate(self, peer_id: str) -> None:
+    async def _renegotiate(self, peer_id: str, given_up: str | None = None) -> None:
+        """Negotiate a new connection, unless the current one works and is not `given_up`."""
         name = self._names.get(peer_id)
         if name is None:
             return
@@ -316,7 +317,12 @@ class Share:
         if since < MIN_RENEGOTIATE_INTERVAL:
             await asyncio.sleep(MIN_RENEGOTIATE_INTERVAL - since)
         current = self._peers.get(peer_id)
-        if current is not None and current.healthy and current.last_pong is not None:
+        if (
+            current is not None
+            and current.connection_id != given_up
+            and current.healthy
+            and current.last_pong is not None
+        ):
             return
         await self._connect(PeerInfo(peer_id=peer_id, role=Role.GUEST, name=name))
 
@@ -327,21 +333,28 @@ class Share:
             for peer in list(self._peers.values()):
                 if not peer.healthy and not peer.lost:
                     peer.lost = True
-                    self.connection_lost(peer, "it did not connect in time")
+                    reason = "it did not connect in time" if peer.last_pong is None else "no pongs"
+                    self.connection_lost(peer, reason)
 
     def _guest_asks_reconnect(self, message: Reconnect) -> None:
         peer_id = message.from_ or ""
         if peer_id not in self._names:
             return
         current = self._peers.get(peer_id)
-        # A guest that still answers pings is asking about an older connection.
-        if current is not None and current.healthy and current.last_pong is not None:
+        given_up = message.connection_id
+        # A request about an older connection, while the current one works, is stale.
+        if (
+            current is not None
+            and current.connection_id != given_up
+            and current.healthy
+            and current.last_pong is not None
+        ):
             return
         if current is not None and not current.lost:
             current.lost = True
             self._lost_at.setdefault(peer_id, time.monotonic())
             self._output.connection_lost(current.guest.name, peer_id, "the guest lost the picture")
-        self._spawn(self._renegotiate(peer_id))
+        self._spawn(self._renegotiate(peer_id, given_up))
 
     async def _guest_gone(self, peer_id: str) -> None:
         peer = self._peers.pop(peer_id, None)
