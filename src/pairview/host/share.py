@@ -267,7 +267,13 @@ class Share:
             )
 
     async def _refresh_ice_later(self, expires_at: int) -> None:
-        """Ask for fresh TURN credentials before these expire."""
+        """Ask for fresh TURN credentials before these expire.
+
+        NOTE: fresh credentials serve new connections only. coturn refuses to
+        refresh an allocation made with expired credentials, so a relayed
+        connection older than the credential lifetime drops and is then
+        renegotiated like any lost connection, with a short freeze.
+        """
         remaining = expires_at - time.time()
         await asyncio.sleep(max(5.0, remaining * (1 - REFRESH_AT_REMAINING)))
         if self._signaling is not None:
