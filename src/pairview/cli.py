@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import secrets
 import signal
 import ssl
@@ -40,6 +41,119 @@ def _server_options(parser: argparse.ArgumentParser, embedded: bool) -> None:
         help="serve plain HTTP beyond loopback; without it, a server bound beyond "
         "loopback with no certificate makes a self-signed one. Browsers then block "
         "microphones and the clipboard",
+    )
+
+
+def _ice_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "STUN and TURN",
+        "The TURN secret is read only from PAIRVIEW_TURN_SECRET or the configuration "
+        "file, never from a flag, so that ps does not show it.",
+    )
+    group.add_argument(
+        "--stun-port",
+        help="UDP port of the built-in STUN server, or 'off' (default: 3478; off when the "
+        "server listens on loopback only and no --stun-host is given)",
+    )
+    group.add_argument(
+        "--stun-host", help="address the built-in STUN server listens on (default: --host)"
+    )
+    group.add_argument(
+        "--ice-host",
+        help="host name or address clients use for STUN and TURN (default: the host of "
+        "--public-url, else this machine's first address)",
+    )
+    group.add_argument(
+        "--turn-host", help="host name or address of the coturn relay (default: --ice-host)"
+    )
+    group.add_argument("--turn-port", type=int, help="coturn's UDP and TCP port (default: 3478)")
+    group.add_argument(
+        "--turn-tls-port", type=int, help="coturn's TURN over TLS port (default: 5349)"
+    )
+    group.add_argument(
+        "--turn-credential-ttl",
+        help="how long minted TURN credentials stay valid, such as 6h; at most 24h (default: 6h)",
+    )
+
+
+def _turn_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="file to write, created readable by its owner only (default: standard output)",
+    )
+    parser.add_argument(
+        "--realm", help="TURN realm (default: turn_realm from the settings, 'pairview')"
+    )
+    parser.add_argument(
+        "--port", type=int, help="UDP and TCP listening port (default: turn_port, 3478)"
+    )
+    parser.add_argument(
+        "--tls-port", type=int, help="TURN over TLS listening port (default: turn_tls_port, 5349)"
+    )
+    parser.add_argument(
+        "--listening-ip",
+        action="append",
+        default=[],
+        metavar="IP",
+        help="address coturn listens on; repeat for several (default: every address)",
+    )
+    parser.add_argument(
+        "--relay-ip",
+        action="append",
+        default=[],
+        metavar="IP",
+        help="address relayed traffic leaves from; repeat for several (default: coturn's choice)",
+    )
+    parser.add_argument(
+        "--external-ip",
+        metavar="PUBLIC[/PRIVATE]",
+        help="the relay's public address when it sits behind NAT, optionally with the "
+        "private address it maps to",
+    )
+    parser.add_argument("--cert", help="PEM certificate for TURN over TLS (with --pkey)")
+    parser.add_argument("--pkey", help="PEM private key for TURN over TLS (with --cert)")
+    parser.add_argument(
+        "--min-port", type=int, default=49152, help="lowest relay port (default: 49152)"
+    )
+    parser.add_argument(
+        "--max-port", type=int, default=65535, help="highest relay port (default: 65535)"
+    )
+    parser.add_argument(
+        "--user-quota",
+        type=int,
+        default=12,
+        help="allocations one TURN username may hold at once (default: 12)",
+    )
+    parser.add_argument(
+        "--total-quota",
+        type=int,
+        default=1000,
+        help="allocations the relay holds at once in total (default: 1000)",
+    )
+    parser.add_argument(
+        "--max-bps",
+        type=int,
+        default=2_000_000,
+        help="bytes per second one relayed session may carry in each direction "
+        "(default: 2000000, about 16 Mbit/s)",
+    )
+    parser.add_argument(
+        "--bps-capacity",
+        type=int,
+        default=100_000_000,
+        help="bytes per second the relay carries in total in each direction "
+        "(default: 100000000, about 800 Mbit/s)",
+    )
+    parser.add_argument(
+        "--allow-peer",
+        action="append",
+        default=[],
+        metavar="RANGE",
+        help="let the relay reach this address, CIDR network or first-last range although "
+        "it is denied by default, such as 10.20.0.0/16 for an on-premises LAN; repeat for "
+        "several",
     )
 
 
@@ -89,6 +203,17 @@ def build_parser() -> argparse.ArgumentParser:
         "needs a signed-in host (see the README for the mail and sign-in settings)",
     )
     _server_options(server, embedded=False)
+    _ice_options(server)
+
+    turn = commands.add_parser(
+        "turn-config",
+        help="write a hardened coturn configuration for the TURN relay",
+        description="Write a coturn configuration that accepts the TURN credentials this "
+        "server mints and refuses to relay to loopback, private, link-local, CGNAT, "
+        "multicast, reserved and cloud metadata addresses. The shared secret comes from "
+        "PAIRVIEW_TURN_SECRET or turn_secret in the [server] table of --config.",
+    )
+    _turn_config_options(turn)
 
     login = commands.add_parser(
         "login",
@@ -231,6 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pairview import accounts_cli
 
             return accounts_cli.run(args)
+        if args.command == "turn-config":
+            return _run_turn_config(args)
     except PairviewError as error:
         print(f"pairview: {error}", file=sys.stderr)
         return 2
@@ -272,6 +399,13 @@ def _run_server(args: argparse.Namespace) -> int:
         database_url=args.database_url,
         room_creation_token=args.room_creation_token,
         accounts=args.accounts,
+        stun_port=args.stun_port,
+        stun_host=args.stun_host,
+        ice_host=args.ice_host,
+        turn_host=args.turn_host,
+        turn_port=args.turn_port,
+        turn_tls_port=args.turn_tls_port,
+        turn_credential_ttl=args.turn_credential_ttl,
         **_server_overrides(args),
     )
     logging.getLogger().setLevel(settings.log_level.upper())
@@ -295,6 +429,54 @@ def _run_server(args: argparse.Namespace) -> int:
         await running.stop()
 
     asyncio.run(serve())
+    return 0
+
+
+def _run_turn_config(args: argparse.Namespace) -> int:
+    from pairview.server.turnconfig import TurnConfig
+
+    settings = load_settings(ServerSettings, args.config)
+    if settings.turn_secret is None:
+        raise PairviewError(
+            "No TURN secret: set PAIRVIEW_TURN_SECRET (or turn_secret in the [server] table "
+            "of --config) to a random string of at least 16 characters, for example the "
+            "output of `openssl rand -base64 32`, and give the Pairview server the same value."
+        )
+    config = TurnConfig(
+        secret=settings.turn_secret.get_secret_value(),
+        realm=args.realm or settings.turn_realm,
+        port=args.port if args.port is not None else settings.turn_port,
+        tls_port=args.tls_port if args.tls_port is not None else settings.turn_tls_port,
+        listening_ips=args.listening_ip,
+        relay_ips=args.relay_ip,
+        external_ip=args.external_ip,
+        cert=args.cert,
+        pkey=args.pkey,
+        min_port=args.min_port,
+        max_port=args.max_port,
+        user_quota=args.user_quota,
+        total_quota=args.total_quota,
+        max_bps=args.max_bps,
+        bps_capacity=args.bps_capacity,
+        allowed_peers=args.allow_peer,
+    )
+    text = config.render()
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        descriptor = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+    except OSError as error:
+        raise PairviewError(f"Cannot write {args.output}: {error.strerror}") from None
+    print(f"Wrote the coturn configuration to {args.output}", file=sys.stderr)
+    if config.cert is None:
+        print(
+            "No --cert and --pkey given, so TURN over TLS is off: remove 'tls' from the "
+            "server's turn_transports, or give a certificate.",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -75,9 +75,25 @@ ARGON2_MIN_MEMORY_KIB = 19456
 ARGON2_MIN_ITERATIONS = 2
 ARGON2_MIN_PARALLELISM = 1
 
+
+def parse_optional_port(value: object) -> object:
+    """Read "off" (or "none", or an empty value) as no port at all."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("off", "none", "")):
+        return None
+    return value
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Bitrate = Annotated[int, BeforeValidator(parse_bitrate)]
 Port = Annotated[int, Field(ge=0, le=65535)]
+OptionalPort = Annotated[Port | None, BeforeValidator(parse_optional_port)]
+TurnTransport = Literal["udp", "tcp", "tls"]
+TURN_TRANSPORTS: tuple[TurnTransport, ...] = ("udp", "tcp", "tls")
+
+# TURN credentials stop working at their expiry, and coturn then refuses
+# to refresh an allocation made with them; clients fetch fresh ones with a
+# `refresh-ice` message. The cap bounds how long a leaked credential works.
+MAX_TURN_CREDENTIAL_TTL = 24 * 3600
 
 
 def default_data_dir() -> Path:
@@ -184,6 +200,41 @@ class ServerSettings(_Settings):
     signaling_join_timeout: Duration = 10
     reconnect_grace: Duration = 20
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    stun_port: OptionalPort = 3478
+    stun_host: str | None = None
+    ice_host: str | None = None
+    turn_secret: SecretStr | None = None
+    turn_host: str | None = None
+    turn_port: Port = 3478
+    turn_tls_port: Port = 5349
+    turn_transports: list[TurnTransport] = Field(
+        default_factory=lambda: list(TURN_TRANSPORTS), min_length=1
+    )
+    turn_credential_ttl: Duration = 6 * 3600
+    turn_realm: str = Field(default="pairview", min_length=1, max_length=127, pattern=r"^[!-~]+$")
+
+    @field_validator("turn_credential_ttl")
+    @classmethod
+    def _capped_ttl(cls, value: float) -> float:
+        if value > MAX_TURN_CREDENTIAL_TTL:
+            raise ValueError(
+                f"expected at most {MAX_TURN_CREDENTIAL_TTL // 3600} hours, got {value:g} seconds"
+            )
+        return value
+
+    @field_validator("turn_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("expected a TURN secret of at least 16 characters")
+        return value
+
+    @field_validator("stun_host", "ice_host", "turn_host")
+    @classmethod
+    def _host_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9.:\-\[\]]+", value):
+            raise ValueError(f"expected a host name or IP address, got {value!r}")
+        return value
 
     # Accounts: sign-in, contacts and invitations. When off, anyone who reaches
     # the server (or has room_creation_token, when set) may create rooms.

@@ -59,3 +59,12 @@ class ShareOutput:
             table.add_row(*(escape(cell) for cell in row))
         self.console.print(table)
         sys.stdout.flush()
+
+    def connection_type(self, name: str, peer_id: str, description: str) -> None:
+        self._line(f"{escape(name)} (peer {peer_id}): connected {escape(description)}")
+
+    def connection_lost(self, name: str, peer_id: str, reason: str) -> None:
+        self._line(
+            f"[yellow]{escape(name)} (peer {peer_id}): connection lost ({escape(reason)}); "
+            "reconnecting[/yellow]"
+        )

@@ -4,13 +4,20 @@ The host is always the offerer: it opens one RTCPeerConnection per guest
 with the shared screen track and a `control` data channel. Every offer
 carries a fresh `connection_id`, so answers and candidates meant for an
 earlier connection to the same guest are told apart and ignored.
+
+The host pings the guest on the control channel every second. When no
+pong has come back for `LOSS_TIMEOUT` seconds the connection counts as
+lost, long before aiortc's ICE consent checks would give up (about 30 s),
+and the host app replaces it with a new one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -27,6 +34,7 @@ from aiortc.sdp import candidate_from_sdp
 from pydantic import ValidationError
 
 from pairview.host.encoder import Codec
+from pairview.host.ice import SelectedPair, classify, local_networks, selected_pair
 from pairview.host.pipeline import VideoPipeline
 from pairview.host.track import EncodedVideoTrack
 from pairview.protocol.control import (
@@ -36,10 +44,12 @@ from pairview.protocol.control import (
     GuestMessage,
     Hello,
     HostMessage,
+    Ping,
+    Pong,
     VersionError,
     guest_message_adapter,
 )
-from pairview.protocol.signaling import Answer, Candidate, Offer, PeerInfo
+from pairview.protocol.signaling import Answer, Candidate, ConnectionType, Offer, PeerInfo
 
 logger = logging.getLogger(__name__)
 
@@ -47,23 +57,33 @@ MIME_TYPES: dict[Codec, str] = {"vp8": "video/VP8", "h264": "video/H264"}
 
 SendSignal = Callable[[Offer | Candidate], Awaitable[None]]
 
+PING_INTERVAL = 1.0
+# Two and a half ping intervals without an answer: the path is gone.
+LOSS_TIMEOUT = 2.5
+
 
 class PeerEvents(Protocol):
     """What a guest's peer connection reports to the host app."""
 
-    def connection_state_changed(self, guest: PeerInfo, old: str, new: str) -> None: ...
+    def connection_state_changed(self, peer: GuestPeer, old: str, new: str) -> None: ...
 
     def bitrate_estimated(self, guest: PeerInfo, bitrate: int) -> None: ...
 
-    def control_opened(self, guest: PeerInfo, send: Callable[[HostMessage], None]) -> None:
+    def control_opened(self, peer: GuestPeer, send: Callable[[HostMessage], None]) -> None:
         """The guest's control channel said hello with this host's version."""
 
-    def control_message(self, guest: PeerInfo, message: GuestMessage) -> None: ...
+    def control_message(self, peer: GuestPeer, message: GuestMessage) -> None: ...
 
-    def control_rejected(self, guest: PeerInfo, why: str) -> None:
+    def control_rejected(self, peer: GuestPeer, why: str) -> None:
         """A control message was dropped before reaching remote control; `why` has no content."""
 
-    def control_closed(self, guest: PeerInfo) -> None: ...
+    def control_closed(self, peer: GuestPeer) -> None: ...
+
+    def connection_classified(
+        self, peer: GuestPeer, kind: ConnectionType, pair: SelectedPair
+    ) -> None: ...
+
+    def connection_lost(self, peer: GuestPeer, reason: str) -> None: ...
 
 
 class GuestPeer:
@@ -96,6 +116,12 @@ class GuestPeer:
         self._remote_set = False
         self._pending_candidates: list[Candidate] = []
         self._closed = False
+        self._ping_task: asyncio.Task[None] | None = None
+        self._ping_sequence = 0
+        self.created_at = time.monotonic()
+        self.last_pong: float | None = None
+        self.lost = False
+        self.connection_type: ConnectionType | None = None
 
     @property
     def connection_state(self) -> str:
@@ -108,6 +134,15 @@ class GuestPeer:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def healthy(self) -> bool:
+        """True while the guest answers pings, or while a new connection is still setting up."""
+        if self._closed or self.lost or self._state in ("failed", "closed"):
+            return False
+        if self.last_pong is None:
+            return time.monotonic() - self.created_at < LOSS_TIMEOUT * 3
+        return time.monotonic() - self.last_pong < LOSS_TIMEOUT
 
     async def start(self) -> None:
         """Create the offer, with the screen track and the control channel, and send it."""
@@ -192,6 +227,8 @@ class GuestPeer:
         if self._closed:
             return
         self._closed = True
+        if self._ping_task is not None:
+            self._ping_task.cancel()
         if self._track is not None:
             self._track.stop()
         await self._pc.close()
@@ -218,23 +255,63 @@ class GuestPeer:
     async def _on_connection_state(self) -> None:
         new = str(self._pc.connectionState)
         old, self._state = self._state, new
-        if old != new:
-            self._events.connection_state_changed(self.guest, old, new)
+        if old == new or self._closed:
+            return
+        self._events.connection_state_changed(self, old, new)
+        if new == "connected":
+            self._pipeline.request_keyframe()
+            pair = selected_pair(self._pc)
+            if pair is not None:
+                self.connection_type = classify(pair, local_networks())
+                self._events.connection_classified(self, self.connection_type, pair)
+        elif new == "failed":
+            self._declare_lost("ICE failed")
+
+    def _declare_lost(self, reason: str) -> None:
+        if self.lost or self._closed:
+            return
+        self.lost = True
+        logger.info(
+            "peer %s: connection %s lost: %s", self.guest.peer_id, self.connection_id, reason
+        )
+        self._events.connection_lost(self, reason)
 
     def _on_control_open(self) -> None:
         assert self._control is not None
         self._control.send(Hello(version=CONTROL_VERSION, name=self._host_name).model_dump_json())
+        self.last_pong = time.monotonic()
+        if self._ping_task is None:
+            self._ping_task = asyncio.create_task(self._ping())
+
+    async def _ping(self) -> None:
+        """Ping the guest every second; declare the connection lost when pongs stop."""
+        while not self._closed and not self.lost:
+            await asyncio.sleep(PING_INTERVAL)
+            control = self._control
+            if control is None or control.readyState != "open":
+                self._declare_lost("control channel closed")
+                return
+            self._ping_sequence += 1
+            with contextlib.suppress(Exception):
+                control.send(Ping(sequence=self._ping_sequence).model_dump_json())
+            if self.last_pong is not None and time.monotonic() - self.last_pong > LOSS_TIMEOUT:
+                self._declare_lost(f"no answer to pings for {LOSS_TIMEOUT:g} s")
+                return
 
     def _on_control_message(self, data: str | bytes) -> None:
         if isinstance(data, bytes) or len(data) > MAX_CONTROL_MESSAGE_BYTES:
-            self._events.control_rejected(self.guest, "binary or oversized control message")
+            self._events.control_rejected(self, "binary or oversized control message")
             return
         try:
             message = guest_message_adapter.validate_json(data)
         except ValidationError as error:
-            self._events.control_rejected(self.guest, _problem(error))
+            self._events.control_rejected(self, _problem(error))
             return
-        if isinstance(message, Hello):
+        if isinstance(message, Pong):
+            self.last_pong = time.monotonic()
+        elif isinstance(message, Ping):
+            self.send_control(Pong(sequence=message.sequence))
+        elif isinstance(message, Hello):
             self._on_hello(message)
         elif isinstance(message, VersionError):
             logger.warning(
@@ -244,9 +321,9 @@ class GuestPeer:
                 CONTROL_VERSION,
             )
         elif not self._hello_received:
-            self._events.control_rejected(self.guest, "control message before hello")
+            self._events.control_rejected(self, "control message before hello")
         else:
-            self._events.control_message(self.guest, message)
+            self._events.control_message(self, message)
 
     def _on_hello(self, message: Hello) -> None:
         if message.version != CONTROL_VERSION:
@@ -259,12 +336,12 @@ class GuestPeer:
             self.send_control(VersionError(expected=CONTROL_VERSION, received=message.version))
             return
         self._hello_received = True
-        self._events.control_opened(self.guest, self.send_control)
+        self._events.control_opened(self, self.send_control)
 
     def _on_control_close(self) -> None:
         if self._hello_received:
             self._hello_received = False
-            self._events.control_closed(self.guest)
+            self._events.control_closed(self)
 
 
 def _problem(error: ValidationError) -> str:

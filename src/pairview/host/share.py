@@ -1,4 +1,10 @@
-"""A running screen share: the room, the capture pipeline and one peer per guest."""
+"""A running screen share: the room, the capture pipeline and one peer per guest.
+
+A guest's connection that stops answering pings is replaced by a new one,
+negotiated from scratch with a fresh connection id, because aiortc cannot
+restart ICE. The guest asks for the same with a `reconnect` message when
+its side notices first, for instance after its address changed.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from aiortc import RTCIceServer
 
 from pairview.host.bitrate import BitrateController
+from pairview.host.ice import (
+    PROBE_TIMEOUT,
+    IcePlan,
+    SelectedPair,
+    describe_connection,
+    describe_problems,
+    plan_ice_servers,
+)
 from pairview.host.output import ShareOutput
 from pairview.host.peer import GuestPeer
 from pairview.host.pipeline import PipelineConfig, VideoPipeline
@@ -24,13 +39,18 @@ from pairview.protocol.signaling import (
     Answer,
     Bye,
     Candidate,
+    ConnectionReport,
+    ConnectionType,
     End,
     Error,
     IceServerInfo,
+    IceServers,
     Offer,
     PeerInfo,
     PeerJoined,
     PeerLeft,
+    Reconnect,
+    RefreshIce,
     Role,
     RoomClosed,
     ServerMessage,
@@ -40,9 +60,12 @@ from pairview.settings import ShareSettings
 
 logger = logging.getLogger(__name__)
 
-# Peer connections in these states are working or about to; a guest seen
-# again after a signaling outage keeps such a connection.
-LIVE_STATES = frozenset({"new", "connecting", "connected"})
+# A guest's connection is renegotiated at most this often.
+MIN_RENEGOTIATE_INTERVAL = 1.0
+# How often the host looks for connections that stopped answering.
+SUPERVISE_INTERVAL = 1.0
+# TURN credentials are refreshed when this share of their lifetime is left.
+REFRESH_AT_REMAINING = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +120,14 @@ class Share:
         self._pipeline: VideoPipeline | None = None
         self._signaling: SignalingClient | None = None
         self._room_closed = False
+        self._ice_plan: IcePlan | None = None
+        self._ice_ready = asyncio.Event()
+        self._ice_expires_at: int | None = None
+        self._relay_problems: list[str] = []
+        self._lost_at: dict[str, float] = {}
+        self._last_negotiated: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._refresh_task: asyncio.Task[None] | None = None
 
     @property
     def peers(self) -> dict[str, GuestPeer]:
@@ -122,6 +153,7 @@ class Share:
         self._signaling = SignalingClient(params, self._handle, self._output.info, self._ssl)
         signaling_task = asyncio.create_task(self._signaling.run())
         stop_task = asyncio.create_task(stop.wait())
+        self._spawn(self._supervise())
         try:
             done, _ = await asyncio.wait(
                 {signaling_task, stop_task}, return_when=asyncio.FIRST_COMPLETED
@@ -153,6 +185,9 @@ class Share:
             *(peer.close() for peer in self._peers.values()), return_exceptions=True
         )
         self._peers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if signaling is not None:
             await signaling.close()
         signaling_task.cancel()
@@ -165,10 +200,14 @@ class Share:
     async def _handle(self, message: ServerMessage) -> None:
         match message:
             case Welcome():
-                self._ice_servers = rtc_ice_servers(message.ice_servers)
+                self._set_ice_servers(message.ice_servers, message.ice_expires_at)
                 for peer in message.peers:
                     if peer.role is Role.GUEST:
                         await self._guest_present(peer, announce=peer.peer_id not in self._names)
+            case IceServers():
+                self._set_ice_servers(message.ice_servers, message.expires_at)
+            case Reconnect():
+                self._guest_asks_reconnect(message)
             case PeerJoined():
                 if message.peer.role is Role.GUEST:
                     await self._guest_present(message.peer, announce=True)
@@ -194,17 +233,82 @@ class Share:
                     "ignoring an offer from peer %s: the host makes the offers", message.from_
                 )
 
+    def _spawn(self, coroutine: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background task failed", exc_info=task.exception())
+
+    # ICE servers
+
+    def _set_ice_servers(self, servers: list[IceServerInfo], expires_at: int | None) -> None:
+        """Take new ICE servers; probe their TURN URLs before the next peer connection uses them."""
+        self._ice_servers = rtc_ice_servers(servers)
+        self._ice_expires_at = expires_at
+        self._ice_ready.clear()
+        self._spawn(self._plan_ice(servers))
+        if self._refresh_task is not None:
+            self._refresh_task.cancel()
+        if expires_at is not None:
+            self._refresh_task = asyncio.create_task(self._refresh_ice_later(expires_at))
+
+    async def _plan_ice(self, servers: list[IceServerInfo]) -> None:
+        plan = await plan_ice_servers(servers)
+        self._ice_plan = plan
+        self._ice_servers = plan.servers
+        self._ice_ready.set()
+        problems = describe_problems(plan)
+        if problems != self._relay_problems:
+            for line in problems:
+                self._output.warning(line)
+            if self._relay_problems and not problems:
+                self._output.info("The TURN relay accepts the credentials again.")
+            self._relay_problems = problems
+        relay = plan.relay
+        if relay is not None:
+            logger.info(
+                "TURN relay usable over %s at %s:%d", relay.transport, relay.host, relay.port
+            )
+
+    async def _refresh_ice_later(self, expires_at: int) -> None:
+        """Ask for fresh TURN credentials before these expire.
+
+        NOTE: fresh credentials serve new connections only. coturn refuses to
+        refresh an allocation made with expired credentials, so a relayed
+        connection older than the credential lifetime drops and is then
+        renegotiated like any lost connection, with a short freeze.
+        """
+        remaining = expires_at - time.time()
+        await asyncio.sleep(max(5.0, remaining * (1 - REFRESH_AT_REMAINING)))
+        if self._signaling is not None:
+            await self._signaling.send(RefreshIce(type="refresh-ice"))
+
+    # guests and their connections
+
     async def _guest_present(self, guest: PeerInfo, announce: bool) -> None:
         existing = self._peers.get(guest.peer_id)
-        if existing is not None and existing.connection_state in LIVE_STATES:
+        if existing is not None and existing.healthy:
             return
-        if existing is not None:
-            await existing.close()
         if announce:
             self._output.joined(guest.name, guest.peer_id)
         self._names[guest.peer_id] = guest.name
         if self._remote is not None:
             self._remote.add_guest(guest.peer_id, guest.name)
+        await self._connect(guest)
+
+    async def _connect(self, guest: PeerInfo) -> None:
+        """Replace any connection to `guest` with a new one and send its offer."""
+        old = self._peers.pop(guest.peer_id, None)
+        if old is not None:
+            # Closing waits for the relay to free its allocation, which may be
+            # unreachable now; the new connection does not wait for that.
+            self._spawn(old.close())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ice_ready.wait(), PROBE_TIMEOUT + 1)
         assert self._pipeline is not None
         assert self._signaling is not None
         peer = GuestPeer(
@@ -217,15 +321,66 @@ class Share:
             events=self,
         )
         self._peers[guest.peer_id] = peer
+        self._last_negotiated[guest.peer_id] = time.monotonic()
         await peer.start()
+
+    async def _renegotiate(self, peer_id: str, given_up: str | None = None) -> None:
+        """Negotiate a new connection, unless the current one works and is not `given_up`."""
+        name = self._names.get(peer_id)
+        if name is None:
+            return
+        since = time.monotonic() - self._last_negotiated.get(peer_id, 0.0)
+        if since < MIN_RENEGOTIATE_INTERVAL:
+            await asyncio.sleep(MIN_RENEGOTIATE_INTERVAL - since)
+        current = self._peers.get(peer_id)
+        if (
+            current is not None
+            and current.connection_id != given_up
+            and current.healthy
+            and current.last_pong is not None
+        ):
+            return
+        await self._connect(PeerInfo(peer_id=peer_id, role=Role.GUEST, name=name))
+
+    async def _supervise(self) -> None:
+        """Replace connections that stopped answering, or never came up."""
+        while True:
+            await asyncio.sleep(SUPERVISE_INTERVAL)
+            for peer in list(self._peers.values()):
+                if not peer.healthy and not peer.lost:
+                    peer.lost = True
+                    reason = "it did not connect in time" if peer.last_pong is None else "no pongs"
+                    self.connection_lost(peer, reason)
+
+    def _guest_asks_reconnect(self, message: Reconnect) -> None:
+        peer_id = message.from_ or ""
+        if peer_id not in self._names:
+            return
+        current = self._peers.get(peer_id)
+        given_up = message.connection_id
+        # A request about an older connection, while the current one works, is stale.
+        if (
+            current is not None
+            and current.connection_id != given_up
+            and current.healthy
+            and current.last_pong is not None
+        ):
+            return
+        if current is not None and not current.lost:
+            current.lost = True
+            self._lost_at.setdefault(peer_id, time.monotonic())
+            self._output.connection_lost(current.guest.name, peer_id, "the guest lost the picture")
+        self._spawn(self._renegotiate(peer_id, given_up))
 
     async def _guest_gone(self, peer_id: str) -> None:
         peer = self._peers.pop(peer_id, None)
         name = self._names.pop(peer_id, None)
         if self._remote is not None:
             self._remote.remove_guest(peer_id)
+        self._lost_at.pop(peer_id, None)
+        self._last_negotiated.pop(peer_id, None)
         if peer is not None:
-            await peer.close()
+            self._spawn(peer.close())
         if name is not None:
             self._output.left(name, peer_id)
         target = self._bitrate.forget(peer_id, time.monotonic())
@@ -234,28 +389,64 @@ class Share:
 
     # PeerEvents
 
-    def connection_state_changed(self, guest: PeerInfo, old: str, new: str) -> None:
+    def _is_current(self, peer: GuestPeer) -> bool:
+        """True for the guest's newest connection; events of replaced ones are stale."""
+        return self._peers.get(peer.guest.peer_id) is peer
+
+    def connection_state_changed(self, peer: GuestPeer, old: str, new: str) -> None:
+        guest = peer.guest
         self._output.connection_state(guest.name, guest.peer_id, old, new)
-        if new in ("failed", "closed") and self._remote is not None:
+        if new in ("failed", "closed") and self._remote is not None and self._is_current(peer):
             self._remote.channel_closed(guest.peer_id)
 
-    def control_opened(self, guest: PeerInfo, send: Callable[[HostMessage], None]) -> None:
-        if self._remote is not None:
-            self._remote.channel_open(guest.peer_id, send)
+    def control_opened(self, peer: GuestPeer, send: Callable[[HostMessage], None]) -> None:
+        if self._remote is not None and self._is_current(peer):
+            self._remote.channel_open(peer.guest.peer_id, send)
 
-    def control_message(self, guest: PeerInfo, message: GuestMessage) -> None:
-        if self._remote is not None:
-            self._remote.handle(guest.peer_id, message)
+    def control_message(self, peer: GuestPeer, message: GuestMessage) -> None:
+        if self._remote is not None and self._is_current(peer):
+            self._remote.handle(peer.guest.peer_id, message)
 
-    def control_rejected(self, guest: PeerInfo, why: str) -> None:
+    def control_rejected(self, peer: GuestPeer, why: str) -> None:
         if self._remote is not None:
-            self._remote.reject(guest.peer_id, why)
+            self._remote.reject(peer.guest.peer_id, why)
         else:
-            logger.warning("peer %s: ignoring control input (%s)", guest.peer_id, why)
+            logger.warning("peer %s: ignoring control input (%s)", peer.guest.peer_id, why)
 
-    def control_closed(self, guest: PeerInfo) -> None:
+    def control_closed(self, peer: GuestPeer) -> None:
+        if self._remote is not None and self._is_current(peer):
+            self._remote.channel_closed(peer.guest.peer_id)
+
+    def connection_classified(
+        self, peer: GuestPeer, kind: ConnectionType, pair: SelectedPair
+    ) -> None:
+        peer_id = peer.guest.peer_id
+        if self._peers.get(peer_id) is not peer:
+            return
+        self._output.connection_type(peer.guest.name, peer_id, describe_connection(kind, pair))
+        lost_at = self._lost_at.pop(peer_id, None)
+        if lost_at is not None:
+            self._output.info(
+                f"{peer.guest.name} (peer {peer_id}): reconnected "
+                f"{time.monotonic() - lost_at:.1f} s after the connection was lost"
+            )
+        if self._signaling is not None:
+            report = ConnectionReport(type="connection-report", guest=peer_id, connection_type=kind)
+            self._spawn(self._signaling.send(report))
+
+    def connection_lost(self, peer: GuestPeer, reason: str) -> None:
+        peer_id = peer.guest.peer_id
+        if self._peers.get(peer_id) is not peer:
+            return
+        self._lost_at.setdefault(peer_id, time.monotonic())
+        self._output.connection_lost(peer.guest.name, peer_id, reason)
         if self._remote is not None:
-            self._remote.channel_closed(guest.peer_id)
+            # The guest cannot send key-ups over a lost path: release what it holds now.
+            self._remote.channel_closed(peer_id)
+        if self._signaling is not None:
+            # When this machine's network changed, the signaling socket is stale too.
+            self._spawn(self._signaling.check())
+        self._spawn(self._renegotiate(peer_id))
 
     def bitrate_estimated(self, guest: PeerInfo, bitrate: int) -> None:
         if self._pipeline is None:

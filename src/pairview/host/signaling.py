@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 BACKOFF_INITIAL = 0.5
 BACKOFF_MAX = 15.0
+# After a network change the old socket can look open for a long time; a
+# check gives up on it when the server does not answer a ping this fast.
+CHECK_TIMEOUT = 1.5
 # Messages sent while disconnected wait for the next connection, up to this many.
 MAX_QUEUED = 200
 FATAL_CODES = frozenset(
@@ -88,6 +91,8 @@ class SignalingClient:
         self._resume: str | None = None
         self.peer_id: str | None = None
         self._stopping = False
+        self._skip_backoff = False
+        self._immediate = False
 
     @property
     def joined(self) -> asyncio.Event:
@@ -116,8 +121,13 @@ class SignalingClient:
                 self._joined.clear()
             if self._stopping:
                 break
+            if self._skip_backoff:
+                # The server is fine; this side's network changed.
+                self._skip_backoff = False
+                delay = BACKOFF_INITIAL
             # Full jitter: spread reconnects of many clients after a server restart.
-            wait = random.uniform(0, delay)  # noqa: S311 - not for security
+            wait = 0.0 if self._immediate else random.uniform(0, delay)  # noqa: S311
+            self._immediate = False
             self._on_status(f"signaling server unreachable, retrying in {wait:.1f} s")
             await asyncio.sleep(wait)
             delay = min(BACKOFF_MAX, delay * 2)
@@ -187,6 +197,28 @@ class SignalingClient:
             except ConnectionClosed:
                 self._queue.appendleft(text)
                 return
+
+    async def check(self) -> None:
+        """Make sure the socket still reaches the server; without a quick answer, reconnect."""
+        connection = self._connection
+        if connection is None:
+            return
+        try:
+            waiter = await connection.ping()
+            await asyncio.wait_for(waiter, CHECK_TIMEOUT)
+        except (TimeoutError, ConnectionClosed):
+            logger.info("signaling connection did not answer a check; reconnecting")
+            self._skip_backoff = True
+            connection.transport.abort()
+
+    def reconnect_now(self) -> None:
+        """Drop the socket and reconnect at once, as after a change of this machine's network."""
+        connection = self._connection
+        if connection is None:
+            return
+        self._skip_backoff = True
+        self._immediate = True
+        connection.transport.abort()
 
     async def close(self) -> None:
         self._stopping = True

@@ -2,7 +2,9 @@
 
 The first message each side sends is `hello`, carrying the channel's
 protocol version, so that an old guest page and a newer host fail with a
-clear error instead of misreading each other. The web client mirrors these
+clear error instead of misreading each other. After it, the host pings
+every second and the guest answers; either side notices a dead path
+within seconds when the pings or pongs stop. The web client mirrors these
 types in `web/static/js/protocol.js`.
 
 Positions are normalised to the shared screen: (0, 0) is its top-left
@@ -58,6 +60,18 @@ class Goodbye(_Message):
 
     type: Literal["goodbye"] = "goodbye"
     reason: Literal["ended"] = "ended"
+
+
+class Ping(_Message):
+    """Sent every second; the other side answers with a pong of the same sequence number."""
+
+    type: Literal["ping"] = "ping"
+    sequence: int = Field(ge=0)
+
+
+class Pong(_Message):
+    type: Literal["pong"] = "pong"
+    sequence: int = Field(ge=0)
 
 
 class VersionError(_Message):
@@ -190,6 +204,8 @@ class Cursors(_Message):
 
 GuestMessage = Annotated[
     Hello
+    | Ping
+    | Pong
     | PointerMove
     | PointerLeave
     | Button
@@ -201,12 +217,14 @@ GuestMessage = Annotated[
     Field(discriminator="type"),
 ]
 HostMessage = Annotated[
-    Hello | Goodbye | VersionError | ControlState | Cursors,
+    Hello | Goodbye | Ping | Pong | VersionError | ControlState | Cursors,
     Field(discriminator="type"),
 ]
 ControlMessage = Annotated[
     Hello
     | Goodbye
+    | Ping
+    | Pong
     | VersionError
     | PointerMove
     | PointerLeave

@@ -32,6 +32,14 @@ class Role(StrEnum):
     GUEST = "guest"
 
 
+class ConnectionType(StrEnum):
+    """How a guest's media travels, from the candidate pair ICE selected."""
+
+    DIRECT = "direct"
+    NAT = "nat"
+    RELAY = "relay"
+
+
 class ErrorCode(StrEnum):
     """Why the server rejected a message or a join; sent as `error.code`."""
 
@@ -130,6 +138,33 @@ class Bye(_Message):
     from_: PeerId | None = Field(default=None, alias="from")
 
 
+class Reconnect(_Message):
+    """Asks the host for a new peer connection, from a guest whose media stopped.
+
+    `connection_id` names the connection the guest has given up on, or is
+    null when it has none.
+    """
+
+    type: Literal["reconnect"]
+    to: PeerId
+    connection_id: ConnectionId | None = None
+    from_: PeerId | None = Field(default=None, alias="from")
+
+
+class RefreshIce(_Message):
+    """Asks the server for fresh ICE servers, with new TURN credentials."""
+
+    type: Literal["refresh-ice"]
+
+
+class ConnectionReport(_Message):
+    """Sent by the host: how its connection to a guest travels, for usage statistics."""
+
+    type: Literal["connection-report"]
+    guest: PeerId
+    connection_type: ConnectionType
+
+
 class End(_Message):
     """Sent by the host to close the room for everyone."""
 
@@ -147,11 +182,34 @@ class Ping(_Message):
 
 
 ClientMessage = Annotated[
-    Join | Offer | Answer | Candidate | Bye | End | Leave | Ping, Field(discriminator="type")
+    Join
+    | Offer
+    | Answer
+    | Candidate
+    | Bye
+    | Reconnect
+    | RefreshIce
+    | ConnectionReport
+    | End
+    | Leave
+    | Ping,
+    Field(discriminator="type"),
 ]
-RelayedMessage = Offer | Answer | Candidate | Bye
+RelayedMessage = Offer | Answer | Candidate | Bye | Reconnect
 CLIENT_MESSAGE_TYPES = frozenset(
-    {"join", "offer", "answer", "candidate", "bye", "end", "leave", "ping"}
+    {
+        "join",
+        "offer",
+        "answer",
+        "candidate",
+        "bye",
+        "reconnect",
+        "refresh-ice",
+        "connection-report",
+        "end",
+        "leave",
+        "ping",
+    }
 )
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
@@ -174,6 +232,16 @@ class Welcome(_Message):
     resume: str
     peers: list[PeerInfo]
     ice_servers: list[IceServerInfo]
+    # When the TURN credentials in `ice_servers` expire, in Unix seconds; null without TURN.
+    ice_expires_at: int | None = None
+
+
+class IceServers(_Message):
+    """Fresh ICE servers, in answer to `refresh-ice`."""
+
+    type: Literal["ice-servers"] = "ice-servers"
+    ice_servers: list[IceServerInfo]
+    expires_at: int | None = None
 
 
 class PeerJoined(_Message):
@@ -203,7 +271,18 @@ class Pong(_Message):
 
 
 ServerMessage = Annotated[
-    Welcome | PeerJoined | PeerLeft | RoomClosed | Error | Pong | Offer | Answer | Candidate | Bye,
+    Welcome
+    | IceServers
+    | PeerJoined
+    | PeerLeft
+    | RoomClosed
+    | Error
+    | Pong
+    | Offer
+    | Answer
+    | Candidate
+    | Bye
+    | Reconnect,
     Field(discriminator="type"),
 ]
 server_message_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

@@ -13,16 +13,18 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 
 from pairview import __version__
-from pairview.protocol.signaling import CloseCode, IceServerInfo
+from pairview.protocol.signaling import CloseCode
 from pairview.server import api, db, web
 from pairview.server.accounts import routes_account, routes_auth, routes_oauth, routes_sharing
 from pairview.server.accounts.context import Accounts, build_accounts
 from pairview.server.accounts.crypto import JoinTickets
 from pairview.server.accounts.errors import AccountError, Throttled
 from pairview.server.accounts.validation import InvalidInput
+from pairview.server.ice import IceConfig, IceGrant, stun_bind_host
 from pairview.server.rooms import RoomStore
 from pairview.server.signaling import SignalingHub
 from pairview.server.state import ServerState
+from pairview.server.stun import StunServer, start_stun_server
 from pairview.server.tokens import ResumeSigner, load_or_create_secret_key
 from pairview.server.ws import SignalingService
 from pairview.settings import ServerSettings
@@ -49,6 +51,19 @@ def create_app(settings: ServerSettings, tls: bool = False) -> FastAPI:
             key = settings.secret_key.get_secret_value().encode()
         else:
             key = load_or_create_secret_key(settings.data_dir)
+        stun: StunServer | None = None
+        stun_host = stun_bind_host(settings)
+        if stun_host is not None and settings.stun_port is not None:
+            try:
+                stun = await start_stun_server(stun_host, settings.stun_port)
+            except Exception:
+                await engine.dispose()
+                raise
+        ice = IceConfig(settings, stun.address[1] if stun else None)
+
+        def ice_servers_for(room_id: str, peer_id: str) -> IceGrant:
+            return ice.grant(peer_id)
+
         sessions = db.sessionmaker(engine)
         hub = SignalingHub(grace=settings.reconnect_grace)
         tickets = JoinTickets(key) if settings.accounts else None
@@ -68,7 +83,7 @@ def create_app(settings: ServerSettings, tls: bool = False) -> FastAPI:
 
         if settings.accounts and tickets is not None:
             accounts = build_accounts(settings, sessions, key, tickets, sessions_revoked)
-        app.state.pairview = ServerState(settings, engine, rooms, hub, signaling, accounts)
+        app.state.pairview = ServerState(settings, engine, rooms, hub, signaling, accounts, stun)
         tasks = [asyncio.create_task(signaling.expire_away_peers())]
         if accounts is not None:
             accounts.mailer.start()
@@ -77,6 +92,8 @@ def create_app(settings: ServerSettings, tls: bool = False) -> FastAPI:
             if not accounts.mailer.configured:
                 logger.warning("accounts are on but no SMTP server is set: no mail will be sent")
         logger.info("Pairview server %s started", __version__)
+        if ice.turn_enabled:
+            logger.info("handing out TURN credentials for %s", ", ".join(ice.turn_urls()))
         try:
             yield
         finally:
@@ -87,18 +104,10 @@ def create_app(settings: ServerSettings, tls: bool = False) -> FastAPI:
                 accounts.channels.close_all()
                 await accounts.mailer.stop()
             await asyncio.sleep(0)
+            if stun is not None:
+                stun.close()
             await engine.dispose()
             logger.info("Pairview server stopped")
-
-    def ice_servers_for(room_id: str, peer_id: str) -> list[IceServerInfo]:
-        return [
-            IceServerInfo(
-                urls=server.urls,
-                username=server.username,
-                credential=server.credential.get_secret_value() if server.credential else None,
-            )
-            for server in settings.ice_servers
-        ]
 
     app = FastAPI(
         title="Pairview",

@@ -26,6 +26,7 @@ from pairview.protocol.signaling import (
     PeerInfo,
     PeerJoined,
     PeerLeft,
+    Reconnect,
     RelayedMessage,
     Role,
     RoomClosed,
@@ -191,7 +192,9 @@ class SignalingHub:
                 ErrorCode.PEER_NOT_FOUND,
                 f"No peer {message.to!r} in this room.",
             )
-        stamped: Offer | Answer | Candidate | Bye = message.model_copy(update={"from_": sender_id})
+        stamped: Offer | Answer | Candidate | Bye | Reconnect = message.model_copy(
+            update={"from_": sender_id}
+        )
         return Delivery(target.info.peer_id, stamped)
 
     def close_room(self, room_id: str, reason: str) -> list[Delivery]:

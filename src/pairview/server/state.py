@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from pairview.server.accounts.context import Accounts
 from pairview.server.rooms import RoomStore
 from pairview.server.signaling import SignalingHub
+from pairview.server.stun import StunServer
 from pairview.server.ws import SignalingService
 from pairview.settings import ServerSettings
 
@@ -23,6 +24,7 @@ class ServerState:
     hub: SignalingHub
     signaling: SignalingService
     accounts: Accounts | None = None
+    stun: StunServer | None = None
 
     def public_base_url(self, request: Request) -> str:
         """The base of links given out: the configured public URL, else this request's."""

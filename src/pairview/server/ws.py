@@ -29,20 +29,24 @@ from pairview.protocol.signaling import (
     Candidate,
     ClientMessage,
     CloseCode,
+    ConnectionReport,
     End,
     Error,
     ErrorCode,
-    IceServerInfo,
+    IceServers,
     Join,
     Leave,
     Offer,
     Ping,
     Pong,
+    Reconnect,
+    RefreshIce,
     Role,
     Welcome,
     client_message_adapter,
     dump,
 )
+from pairview.server.ice import IceGrant
 from pairview.server.limits import TokenBucket
 from pairview.server.rooms import RoomStore
 from pairview.server.signaling import Delivery, SignalingError, SignalingHub
@@ -122,6 +126,9 @@ class SignalingStats:
     connections: int = 0
     relayed: int = 0
     rejected: int = 0
+    ice_refreshes: int = 0
+    # Guest connections by how their media travels, as the hosts report them.
+    connection_types: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -146,7 +153,7 @@ class Client:
             self.queue.put_nowait((code, reason))
 
 
-IceServersFor = Callable[[str, str], list[IceServerInfo]]
+IceServersFor = Callable[[str, str], IceGrant]
 
 
 class SignalingService:
@@ -309,13 +316,15 @@ class SignalingService:
         client = Client(websocket, join.room, outcome.peer_id)
         self._clients[outcome.peer_id] = client
         resume = self._signer.sign(ResumeClaim(join.room, join.role, outcome.peer_id))
+        grant = self._ice_servers_for(join.room, outcome.peer_id)
         welcome = Welcome(
             peer_id=outcome.peer_id,
             room=join.room,
             role=join.role,
             resume=resume,
             peers=outcome.peers,
-            ice_servers=self._ice_servers_for(join.room, outcome.peer_id),
+            ice_servers=grant.servers,
+            ice_expires_at=grant.expires_at,
         )
         client.send(dump(welcome))
         self.deliver(outcome.deliveries)
@@ -338,11 +347,15 @@ class SignalingService:
 
     async def _dispatch(self, client: Client, message: ClientMessage) -> None:
         match message:
-            case Offer() | Answer() | Candidate() | Bye():
+            case Offer() | Answer() | Candidate() | Bye() | Reconnect():
                 self.deliver([self._hub.route(client.peer_id, message)])
                 self.stats.relayed += 1
             case Ping():
                 client.send(dump(Pong()))
+            case RefreshIce():
+                await self._refresh_ice(client)
+            case ConnectionReport():
+                self._count_connection(client, message)
             case Join():
                 raise Rejected(
                     ErrorCode.ALREADY_JOINED, "This connection has already joined a room.", "join"
@@ -376,6 +389,45 @@ class SignalingService:
                 client.close(CloseCode.NORMAL, "left")
             case _:
                 raise Rejected(ErrorCode.UNKNOWN_TYPE, "This message type is not handled here.")
+
+    async def _refresh_ice(self, client: Client) -> None:
+        """Send fresh ICE servers, only to a member of a room that is still live."""
+        if self._hub.member(client.peer_id) is None:
+            raise Rejected(ErrorCode.NOT_JOINED, "Join a room before asking for ICE servers.")
+        try:
+            live = await self._rooms.is_live(client.room_id)
+        except SQLAlchemyError:
+            logger.exception(
+                "room %s: database unavailable while refreshing ICE servers", short(client.room_id)
+            )
+            raise Rejected(
+                ErrorCode.UNAVAILABLE,
+                "The server cannot reach its database; try again shortly.",
+                "refresh-ice",
+            ) from None
+        if not live:
+            raise Rejected(ErrorCode.ROOM_CLOSED, "The host has ended this room.", "refresh-ice")
+        grant = self._ice_servers_for(client.room_id, client.peer_id)
+        client.send(dump(IceServers(ice_servers=grant.servers, expires_at=grant.expires_at)))
+        self.stats.ice_refreshes += 1
+
+    def _count_connection(self, client: Client, report: ConnectionReport) -> None:
+        """Count a host's report of how a guest connection travels."""
+        sender = self._hub.member(client.peer_id)
+        if sender is None or sender.info.role is not Role.HOST:
+            raise Rejected(
+                ErrorCode.FORBIDDEN, "Only the host reports connections.", "connection-report"
+            )
+        guest = self._hub.member(report.guest)
+        if guest is None or guest.room_id != client.room_id or guest.info.role is not Role.GUEST:
+            raise Rejected(
+                ErrorCode.PEER_NOT_FOUND,
+                f"No guest {report.guest!r} in this room.",
+                "connection-report",
+            )
+        kind = report.connection_type.value
+        self.stats.connection_types[kind] = self.stats.connection_types.get(kind, 0) + 1
+        logger.info("room %s: guest %s connected (%s)", short(client.room_id), report.guest, kind)
 
     def _parse(self, text: str, bucket: TokenBucket) -> ClientMessage:
         if not bucket.take(time.monotonic()):

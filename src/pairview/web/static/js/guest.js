@@ -1,8 +1,27 @@
 // The guest's peer connection to the host. The host always makes the offer;
 // the guest answers and trickles its candidates. A new offer with another
 // connection id replaces the previous peer connection.
+//
+// The host pings every second on the control channel. When the pings stop
+// for LOSS_TIMEOUT_MS, or ICE fails, this page emits "lost" and the room
+// asks the host for a new connection, because the host's WebRTC stack
+// cannot restart ICE on the old one.
 
 import * as protocol from "./protocol.js";
+
+const LOSS_TIMEOUT_MS = 2500;
+const WATCH_INTERVAL_MS = 500;
+// While a connection stays lost, ask again this often.
+const LOST_REPEAT_MS = 3000;
+// A new connection that has not opened its control channel by then is lost too.
+const SETUP_TIMEOUT_MS = 10000;
+
+/** Tell how the selected candidate pair travels: "direct", "nat" or "relay". */
+export function classifyPair(local, remote) {
+  if (local.candidateType === "relay" || remote.candidateType === "relay") return "relay";
+  if (local.candidateType === "host" && remote.candidateType === "host") return "direct";
+  return "nat";
+}
 
 export class HostConnection extends EventTarget {
   /**
@@ -18,6 +37,59 @@ export class HostConnection extends EventTarget {
     this.hostId = null;
     this.connectionId = null;
     this.control = null;
+    this.connectionType = null;
+    this.createdAt = 0;
+    this.lastPing = null;
+    this.lostAt = null;
+    this.lostAskedAt = 0;
+    this.watch = setInterval(() => this.watchConnection(), WATCH_INTERVAL_MS);
+  }
+
+  /** True while the host's pings arrive, or while a new connection is still setting up. */
+  get healthy() {
+    if (!this.pc || this.pc.connectionState === "failed" || this.pc.connectionState === "closed") return false;
+    const now = performance.now();
+    if (this.lastPing === null) return now - this.createdAt < SETUP_TIMEOUT_MS;
+    return now - this.lastPing < LOSS_TIMEOUT_MS;
+  }
+
+  watchConnection() {
+    if (!this.pc) return;
+    if (this.healthy) {
+      this.lostAt = null;
+      return;
+    }
+    const now = performance.now();
+    const first = this.lostAt === null;
+    if (first) this.lostAt = now;
+    if (now - this.lostAskedAt < LOST_REPEAT_MS) return;
+    this.lostAskedAt = now;
+    this.emit("lost", { connectionId: this.connectionId, first });
+  }
+
+  /** Ask the host for a new peer connection. */
+  requestReconnect() {
+    if (this.hostId) this.signaling.send(protocol.reconnect(this.hostId, this.connectionId));
+  }
+
+  async readConnectionType(pc) {
+    const stats = await pc.getStats();
+    let pair = null;
+    stats.forEach((report) => {
+      if (report.type === "transport" && report.selectedCandidatePairId) {
+        pair = stats.get(report.selectedCandidatePairId) ?? pair;
+      }
+    });
+    if (pair === null) {
+      stats.forEach((report) => {
+        if (report.type === "candidate-pair" && report.nominated && report.state === "succeeded") pair = report;
+      });
+    }
+    if (pair === null) return null;
+    const local = stats.get(pair.localCandidateId);
+    const remote = stats.get(pair.remoteCandidateId);
+    if (!local || !remote) return null;
+    return classifyPair(local, remote);
   }
 
   emit(type, detail) {
@@ -31,6 +103,9 @@ export class HostConnection extends EventTarget {
     this.connectionId = message.connection_id;
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     this.pc = pc;
+    this.createdAt = performance.now();
+    this.lastPing = null;
+    this.lostAskedAt = 0;
     const connectionId = this.connectionId;
 
     pc.addEventListener("track", (event) => {
@@ -42,7 +117,15 @@ export class HostConnection extends EventTarget {
       this.signaling.send(protocol.candidate(this.hostId, connectionId, init));
     });
     pc.addEventListener("connectionstatechange", () => {
-      if (pc === this.pc) this.emit("state", { state: pc.connectionState });
+      if (pc !== this.pc) return;
+      this.emit("state", { state: pc.connectionState });
+      if (pc.connectionState === "connected") {
+        this.readConnectionType(pc).then((type) => {
+          if (pc !== this.pc || type === null) return;
+          this.connectionType = type;
+          this.emit("connection-type", { type, connectionId });
+        }).catch((error) => console.warn("Could not read the connection statistics:", error.message));
+      }
     });
     pc.addEventListener("datachannel", (event) => {
       if (event.channel.label === "control") this.attachControl(event.channel);
@@ -66,14 +149,20 @@ export class HostConnection extends EventTarget {
 
   attachControl(channel) {
     this.control = channel;
-    channel.addEventListener("open", () => channel.send(JSON.stringify(protocol.hello(this.name))));
+    channel.addEventListener("open", () => {
+      this.lastPing = performance.now();
+      channel.send(JSON.stringify(protocol.hello(this.name)));
+    });
     channel.addEventListener("close", () => {
       if (channel === this.control) this.emit("control-closed", {});
     });
     channel.addEventListener("message", (event) => {
       const message = protocol.parseControlMessage(event.data);
       if (message === null) return;
-      if (message.type === "hello") {
+      if (channel === this.control) this.lastPing = performance.now();
+      if (message.type === "ping") {
+        if (channel.readyState === "open") channel.send(JSON.stringify(protocol.pong(message.sequence)));
+      } else if (message.type === "hello") {
         if (message.version !== protocol.CONTROL_VERSION) {
           this.emit("version-error", { host: message.version, page: protocol.CONTROL_VERSION });
         } else {
@@ -109,5 +198,13 @@ export class HostConnection extends EventTarget {
     }
     this.control = null;
     this.connectionId = null;
+    this.connectionType = null;
+    this.lostAt = null;
+  }
+
+  /** Close for good: also stop watching for lost connections. */
+  stop() {
+    clearInterval(this.watch);
+    this.close();
   }
 }

@@ -34,11 +34,11 @@ export const CloseCode = Object.freeze({
 });
 
 const SERVER_TYPES = new Set([
-  "welcome", "peer-joined", "peer-left", "room-closed", "error", "pong",
-  "offer", "answer", "candidate", "bye",
+  "welcome", "ice-servers", "peer-joined", "peer-left", "room-closed", "error", "pong",
+  "offer", "answer", "candidate", "bye", "reconnect",
 ]);
 
-const CONTROL_TYPES = new Set(["hello", "goodbye", "version-error", "control-state", "cursors"]);
+const CONTROL_TYPES = new Set(["hello", "goodbye", "ping", "pong", "version-error", "control-state", "cursors"]);
 
 // Limits of control messages, as pairview/protocol/control.py checks them.
 // Positions are normalised to the shared screen, (0, 0) top left and (1, 1)
@@ -90,6 +90,16 @@ export function candidate(to, connectionId, init) {
 
 export function bye(to, reason = "") {
   return { type: "bye", to, reason };
+}
+
+/** Ask the host for a new peer connection; `connectionId` is the one given up on, or null. */
+export function reconnect(to, connectionId) {
+  return { type: "reconnect", to, connection_id: connectionId ?? null };
+}
+
+/** Ask the server for fresh ICE servers, with new TURN credentials. */
+export function refreshIce() {
+  return { type: "refresh-ice" };
 }
 
 export function leave() {
@@ -160,4 +170,8 @@ export function controlRequest(pointer = true, keyboard = true) {
 
 export function controlRelease() {
   return { type: "control-release" };
+}
+
+export function pong(sequence) {
+  return { type: "pong", sequence };
 }

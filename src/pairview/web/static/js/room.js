@@ -1,6 +1,6 @@
 // The room page: asks for a name, joins the room and shows the host's screen.
 
-import { ControlReason, ErrorCode, controlRelease, controlRequest, nameProblem } from "./protocol.js";
+import { ControlReason, ErrorCode, controlRelease, controlRequest, nameProblem, refreshIce } from "./protocol.js";
 import { Signaling } from "./signaling.js";
 import { HostConnection } from "./guest.js";
 import { RemoteInput } from "./control.js";
@@ -130,6 +130,12 @@ function signalingUrl() {
   return `${scheme}//${location.host}/ws`;
 }
 
+const CONNECTION_TYPES = {
+  direct: "Connected directly",
+  nat: "Connected through NAT",
+  relay: "Connected through a relay",
+};
+
 function describeConnection(state) {
   switch (state) {
     case "new":
@@ -165,6 +171,20 @@ async function main() {
   const cursors = new CursorLayer(elements.cursors, elements.video);
   let hostPeerId = null;
   let ended = false;
+  let refreshTimer = null;
+
+  // Ask for fresh TURN credentials when a quarter of their lifetime is left.
+  const scheduleIceRefresh = (expiresAt) => {
+    clearTimeout(refreshTimer);
+    if (!expiresAt) return;
+    const remainingMs = expiresAt * 1000 - Date.now();
+    refreshTimer = setTimeout(() => signaling.send(refreshIce()), Math.max(5000, remainingMs * 0.75));
+  };
+
+  const showConnected = () => {
+    const text = CONNECTION_TYPES[host.connectionType] ?? describeConnection("connected")[0];
+    setStatus(text, "ok");
+  };
 
   let signalingJoined = false;
   let connectionState = "new";
@@ -188,8 +208,9 @@ async function main() {
 
   const end = (code) => {
     ended = true;
+    clearTimeout(refreshTimer);
     signaling.stop();
-    host.close();
+    host.stop();
     elements.video.srcObject = null;
     showProblem(code);
     setState("ended");
@@ -211,7 +232,7 @@ async function main() {
     if (detail.code === ErrorCode.ROOM_CLOSED) end(detail.code);
     else {
       ended = true;
-      host.close();
+      host.stop();
       showProblem(detail.code, detail.message);
     }
   });
@@ -224,20 +245,30 @@ async function main() {
         elements.body.dataset.signaling = "joined";
         elements.body.dataset.peerId = message.peer_id;
         host.iceServers = message.ice_servers;
+        scheduleIceRefresh(message.ice_expires_at);
         const present = message.peers.find((peer) => peer.role === "host");
         hostPeerId = present ? present.peer_id : null;
         if (present) elements.hostName.textContent = `Sharing: ${present.name}`;
         if (!host.pc) {
           setState("waiting");
           setStatus(present ? "Waiting for the host's screen…" : "The host is not here yet. This page connects when they arrive.", "warn");
+        } else if (host.healthy) {
+          // Back after a signaling outage; the picture never depended on it.
+          if (host.pc.connectionState === "connected") showConnected();
+        } else if (present) {
+          host.requestReconnect();
         }
         break;
       }
+      case "ice-servers":
+        host.iceServers = message.ice_servers;
+        scheduleIceRefresh(message.expires_at);
+        break;
       case "peer-joined":
         if (message.peer.role === "host") {
           hostPeerId = message.peer.peer_id;
           elements.hostName.textContent = `Sharing: ${message.peer.name}`;
-          setStatus("The host is here; connecting…", "warn");
+          if (!host.healthy) setStatus("The host is here; connecting…", "warn");
         }
         break;
       case "peer-left":
@@ -276,9 +307,29 @@ async function main() {
     if (ended) return;
     connectionState = detail.state;
     elements.body.dataset.connectionState = detail.state;
-    const [text, level] = describeConnection(detail.state);
-    setStatus(text, level);
+    if (detail.state === "connected") {
+      showConnected();
+    } else {
+      const [text, level] = describeConnection(detail.state);
+      setStatus(text, level);
+    }
     checkHostReachable();
+  });
+  host.addEventListener("connection-type", ({ detail }) => {
+    if (ended) return;
+    elements.body.dataset.connectionType = detail.type;
+    elements.body.dataset.connectionId = detail.connectionId;
+    showConnected();
+  });
+  host.addEventListener("lost", ({ detail }) => {
+    if (ended) return;
+    elements.body.dataset.connectionState = "lost";
+    setStatus("Connection to the host lost; reconnecting…", "warn");
+    // A lost media path often means this machine's network changed, and
+    // then the signaling socket is stale too: start a fresh one at once.
+    if (detail.first) signaling.reconnectNow();
+    else signaling.check();
+    host.requestReconnect();
   });
   host.addEventListener("host", ({ detail }) => {
     elements.hostName.textContent = `Sharing: ${detail.name}`;

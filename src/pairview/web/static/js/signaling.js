@@ -8,6 +8,9 @@ const BACKOFF_INITIAL_MS = 500;
 const BACKOFF_MAX_MS = 15000;
 const PING_INTERVAL_MS = 15000;
 const PONG_TIMEOUT_MS = 10000;
+// After a network change the old socket can look open for minutes; a quick
+// check gives up on it when the server does not answer within this time.
+const CHECK_TIMEOUT_MS = 1500;
 const MAX_QUEUED = 200;
 
 export class Signaling extends EventTarget {
@@ -28,11 +31,30 @@ export class Signaling extends EventTarget {
     this.delay = BACKOFF_INITIAL_MS;
     this.pingTimer = null;
     this.pongTimer = null;
+    this.checkTimer = null;
+    window.addEventListener("online", () => this.check());
   }
 
   start() {
     this.stopped = false;
     this.connect();
+  }
+
+  /**
+   * Make sure the socket still reaches the server, for example after the
+   * media path broke: without an answer soon, reconnect at once.
+   */
+  check() {
+    if (this.stopped || !this.socket || this.checkTimer !== null) return;
+    const socket = this.socket;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    socket.send(JSON.stringify(ping()));
+    this.checkTimer = setTimeout(() => {
+      this.checkTimer = null;
+      if (socket !== this.socket) return;
+      this.delay = BACKOFF_INITIAL_MS;
+      this.abandon(socket, 4101, "no answer to a check");
+    }, CHECK_TIMEOUT_MS);
   }
 
   /** Leave the room on purpose, so that the others hear of it at once. */
@@ -73,6 +95,8 @@ export class Signaling extends EventTarget {
 
   receive(text) {
     clearTimeout(this.pongTimer);
+    clearTimeout(this.checkTimer);
+    this.checkTimer = null;
     const message = parseServerMessage(text);
     if (message === null) return;
     if (message.type === "welcome") {
@@ -100,11 +124,31 @@ export class Signaling extends EventTarget {
       socket.send(JSON.stringify(ping()));
       clearTimeout(this.pongTimer);
       // No answer at all: the connection is dead even if the browser has not noticed.
-      this.pongTimer = setTimeout(() => socket.close(4100, "no pong"), PONG_TIMEOUT_MS);
+      this.pongTimer = setTimeout(() => this.abandon(socket, 4100, "no pong"), PONG_TIMEOUT_MS);
     }, PING_INTERVAL_MS);
   }
 
-  closed(socket, event) {
+  /** Give up on a socket that stopped answering and reconnect; its close event may take long. */
+  abandon(socket, code, reason, immediately = false) {
+    if (socket !== this.socket) return;
+    this.closed(socket, { code }, immediately);
+    this.socket = null;
+    socket.close(code, reason);
+  }
+
+  /**
+   * Reconnect at once, for example when the media path broke: after a
+   * network change the old socket may look open for a long time.
+   */
+  reconnectNow() {
+    if (this.stopped || !this.socket) return;
+    clearTimeout(this.checkTimer);
+    this.checkTimer = null;
+    this.delay = BACKOFF_INITIAL_MS;
+    this.abandon(this.socket, 4102, "reconnecting after a network change", true);
+  }
+
+  closed(socket, event, immediately = false) {
     if (socket !== this.socket) return;
     this.joined = false;
     clearInterval(this.pingTimer);
@@ -115,7 +159,7 @@ export class Signaling extends EventTarget {
       return;
     }
     if (this.stopped || event.code === CloseCode.ROOM_CLOSED) return;
-    const wait = Math.random() * this.delay;
+    const wait = immediately ? 0 : Math.random() * this.delay;
     this.delay = Math.min(BACKOFF_MAX_MS, this.delay * 2);
     this.emit("status", { state: "disconnected", retryMs: wait });
     setTimeout(() => { if (!this.stopped) this.connect(); }, wait);
