@@ -524,6 +524,9 @@ def _run_share(args: argparse.Namespace) -> int:
             host=settings.bind,
             port=settings.port,
             room_creation_token=secrets.token_urlsafe(32),
+            # Peers on one LAN reach each other without STUN, and a fixed UDP
+            # port would clash with a second share or a local coturn.
+            stun_port="off",
             **_server_overrides(args),
         )
     asyncio.run(_share(settings, server_settings, region))

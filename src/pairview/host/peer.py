@@ -255,9 +255,11 @@ class GuestPeer:
     async def _on_connection_state(self) -> None:
         new = str(self._pc.connectionState)
         old, self._state = self._state, new
-        if old == new or self._closed:
+        if old == new:
             return
         self._events.connection_state_changed(self, old, new)
+        if self._closed:
+            return
         if new == "connected":
             self._pipeline.request_keyframe()
             pair = selected_pair(self._pc)

@@ -15,6 +15,7 @@ import os
 import select
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 REFRESH_INTERVAL = 1.0
 # Keyframes are large: however many guests ask, make at most one this often.
 MIN_KEYFRAME_INTERVAL = 0.25
+BITRATE_WINDOW = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,7 @@ class PipelineStats:
     keyframes: int = 0
     encode_seconds: float = 0.0
     encoded_bytes: int = 0
-    # Exponential moving average of the encoded bitrate, in bit/s.
+    # The encoded bitrate over the last `BITRATE_WINDOW` seconds, in bit/s.
     sent_bitrate: float = 0.0
 
 
@@ -73,7 +75,7 @@ class VideoPipeline:
         self._started = threading.Event()
         self._error: BaseException | None = None
         self.stats = PipelineStats()
-        self._last_account: float | None = None
+        self._recent: deque[tuple[float, int]] = deque()
 
     def start(self) -> None:
         """Start the thread and wait until it has opened the display and encoder."""
@@ -213,13 +215,12 @@ class VideoPipeline:
     def _account(self, packets: list[av.Packet[Any]], now: float) -> None:
         size = sum(packet.size for packet in packets)
         self.stats.encoded_bytes += size
-        elapsed = now - self._last_account if self._last_account is not None else 0.0
-        self._last_account = now
-        if elapsed > 0:
-            # Average over about two seconds of frames.
-            weight = min(1.0, elapsed / 2.0)
-            instant = size * 8 / elapsed
-            self.stats.sent_bitrate += weight * (instant - self.stats.sent_bitrate)
+        # A window of whole seconds: one large keyframe must not read as a
+        # sustained rate.
+        self._recent.append((now, size))
+        while self._recent and self._recent[0][0] < now - BITRATE_WINDOW:
+            self._recent.popleft()
+        self.stats.sent_bitrate = sum(size for _, size in self._recent) * 8 / BITRATE_WINDOW
 
     def _publish(self, packets: list[av.Packet[Any]], keyframe: bool) -> None:
         with self._lock:
