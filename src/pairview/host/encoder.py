@@ -102,7 +102,9 @@ class VideoEncoder:
         frame = av.VideoFrame(self.width, self.height, "bgra")
         plane = frame.planes[0]
         if plane.line_size == self.width * 4:
-            plane.update(bytes(bgra) if isinstance(bgra, bytearray) else bgra)
+            # PyAV reads any buffer, although its stub declares bytes. A bytes()
+            # copy first would cost another 8 MB and 1 to 2 ms a frame at 1080p.
+            plane.update(bgra)  # type: ignore[arg-type]
         else:
             # Rows of the frame are padded: copy row by row through numpy.
             rows = np.frombuffer(bgra, dtype=np.uint8).reshape(self.height, self.width * 4)
