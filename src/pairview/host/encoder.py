@@ -24,22 +24,40 @@ Codec = Literal["vp8", "h264"]
 TIME_BASE = Fraction(1, 90_000)
 
 
-def _thread_count(width: int, height: int) -> int:
+# VP8's encode breakout: a macroblock whose prediction already matches the
+# new frame within this sum of squared luma errors is skipped.
+VP8_STATIC_THRESHOLD = 1
+
+
+def default_thread_count(codec: Codec, width: int, height: int) -> int:
+    """Return how many threads encode a frame of this size."""
     cpus = os.cpu_count() or 1
-    if width * height >= 1280 * 720:
-        return max(1, min(cpus, 4))
-    return 1
+    if width * height < 1280 * 720:
+        return 1
+    return max(1, min(cpus, 4))
 
 
 class VideoEncoder:
     """Encodes BGRA frames of one size into VP8 or H.264 packets."""
 
-    def __init__(self, codec: Codec, width: int, height: int, fps: int, bitrate: int) -> None:
+    def __init__(
+        self,
+        codec: Codec,
+        width: int,
+        height: int,
+        fps: int,
+        bitrate: int,
+        *,
+        threads: int | None = None,
+        static_threshold: int = VP8_STATIC_THRESHOLD,
+    ) -> None:
         self.codec_name: Codec = codec
         self.width = width
         self.height = height
         self.fps = fps
         self.bitrate = bitrate
+        self.threads = threads or default_thread_count(codec, width, height)
+        self.static_threshold = static_threshold
         self._reformatter = VideoReformatter()
         self._context = self._open(bitrate)
 
@@ -52,7 +70,7 @@ class VideoEncoder:
         context.time_base = TIME_BASE
         context.framerate = Fraction(self.fps, 1)
         context.bit_rate = bitrate
-        context.thread_count = _thread_count(self.width, self.height)
+        context.thread_count = self.threads
         # Keyframes only on request: a new guest or a lost packet asks for one.
         context.gop_size = 100_000
         if self.codec_name == "vp8":
@@ -66,7 +84,7 @@ class VideoEncoder:
                 "cpu-used": "16",
                 "lag-in-frames": "0",
                 "error-resilient": "1",
-                "static-thresh": "1",
+                "static-thresh": str(self.static_threshold),
                 "screen-content-mode": "1",
                 # Rate control over a 1 s buffer; overshoot kept small so
                 # that a burst of scrolling does not flood the network.
