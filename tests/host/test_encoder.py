@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import av
 import numpy as np
 import pytest
 
-from pairview.host.encoder import Codec, VideoEncoder
+from pairview.host.encoder import Codec, VideoEncoder, default_thread_count
 
 WIDTH, HEIGHT = 320, 240
 
@@ -57,3 +58,25 @@ def test_small_change_reaches_decoder(codec: Codec) -> None:
     assert abs(float(before[96:128, 128:160].mean()) - video_luma(40)) < 8
     assert abs(float(after[100:124, 132:156].mean()) - video_luma(255)) < 12
     assert abs(float(after[:64, :64].mean()) - float(before[:64, :64].mean())) < 4
+
+
+@pytest.mark.parametrize(
+    ("codec", "cpus", "size", "expected"),
+    [
+        ("vp8", 2, (1920, 1080), 1),
+        ("vp8", 4, (1920, 1080), 2),
+        ("vp8", 16, (1920, 1080), 4),
+        ("vp8", 8, (640, 480), 1),
+        ("h264", 2, (1920, 1080), 2),
+        ("h264", 16, (1280, 720), 4),
+    ],
+)
+def test_default_thread_count(
+    monkeypatch: pytest.MonkeyPatch,
+    codec: Codec,
+    cpus: int,
+    size: tuple[int, int],
+    expected: int,
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    assert default_thread_count(codec, *size) == expected

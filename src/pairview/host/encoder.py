@@ -37,6 +37,13 @@ def default_thread_count(codec: Codec, width: int, height: int) -> int:
     cpus = os.cpu_count() or 1
     if width * height < 1280 * 720:
         return 1
+    if codec == "vp8":
+        # libvpx's VP8 threads wait for the macroblock row above by spinning
+        # (vp8/common/threading.h). On two cores with the other one busy, as
+        # a shared desktop's often is, a second thread took 1.2 to 3 times
+        # the CPU time and mostly made frames slower (bench/encoder_settings.py).
+        # So VP8 leaves half the cores to the rest of the machine.
+        return max(1, min(cpus // 2, 4))
     return max(1, min(cpus, 4))
 
 
@@ -81,9 +88,8 @@ class VideoEncoder:
             context.qmax = 48
             context.options = {
                 "deadline": "realtime",
-                # The fastest speed: about 5 ms a 1080p frame on two cores,
-                # against 8 ms at speed 12, with text still sharp at the
-                # bitrates the host app uses (bench/glass_to_glass.py).
+                # The fastest speed. Text stays sharp at the bitrates the
+                # host app uses (bench/encoder_settings.py measures the PSNR).
                 "cpu-used": "16",
                 "lag-in-frames": "0",
                 "error-resilient": "1",
