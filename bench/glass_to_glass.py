@@ -73,6 +73,7 @@ from bench.report import (
     update_document,
 )
 from bench.stamp import StampLayout
+from pairview.host.encoder import VP8_STATIC_THRESHOLD, default_thread_count
 from pairview.settings import parse_bitrate
 from tests.support.netns import Lan, lan
 from tests.support.xvfb import Display, xvfb
@@ -368,7 +369,8 @@ class Bench:
 
     def measure_ffmpeg(self, screen: Screen) -> EncoderResult:
         self.say(f"{screen.size} {screen.scene}, FFmpeg x11grab + libvpx")
-        threads = max(1, min(os.cpu_count() or 1, 4))
+        # The encoder settings that FFmpeg shares with Pairview's VideoEncoder.
+        threads = default_thread_count("vp8", screen.display.width, screen.display.height)
         argv = [
             "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostats", "-progress", "pipe:1",
             "-f", "x11grab", "-draw_mouse", "0", "-framerate", str(self.options.fps),
@@ -376,7 +378,8 @@ class Bench:
             "-c:v", "libvpx", "-deadline", "realtime",
             "-cpu-used", str(self.options.ffmpeg_cpu_used),
             "-b:v", str(self.options.bitrate), "-qmin", "4", "-qmax", "48",
-            "-lag-in-frames", "0", "-error-resilient", "1", "-static-thresh", "1",
+            "-lag-in-frames", "0", "-error-resilient", "1",
+            "-static-thresh", str(VP8_STATIC_THRESHOLD),
             "-g", "100000", "-threads", str(threads),
             "-f", "null", "-",
         ]  # fmt: skip
