@@ -314,9 +314,15 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     return "\n".join(lines)
 
 
+def _ratio(numerator: float | None, denominator: float | None) -> str:
+    if numerator is None or denominator is None or denominator <= 0:
+        return "–"
+    return f"{numerator / denominator:.2f}×"
+
+
 def comparisons(senders: Sequence[SenderResult], encoders: Sequence[EncoderResult]) -> list[str]:
-    """Return one sentence per screen and guest count comparing Pairview with the references."""
-    sentences = []
+    """Return one line per screen and guest count, with Pairview's figures as ratios."""
+    lines = []
     for pairview in (r for r in senders if r.sender == "Pairview" and r.error is None):
         same = (pairview.size, pairview.scene)
         plain = next(
@@ -330,27 +336,27 @@ def comparisons(senders: Sequence[SenderResult], encoders: Sequence[EncoderResul
             ),
             None,
         )
+        encoder = next((r for r in encoders if (r.size, r.scene) == same and r.error is None), None)
+        cpu = pairview.cpu.sender if pairview.cpu is not None else None
         guests = f"{pairview.guests} guest{'s' if pairview.guests > 1 else ''}"
-        text = (
-            f"{pairview.size}, {pairview.scene}, {guests}: Pairview showed frames "
-            f"{_number(pairview.latency(0.5))} ms after they were drawn (median; p95 "
-            f"{_number(pairview.latency(0.95))} ms) at {_number(pairview.mean('shown_fps'), 1)} "
-            f"fps, with {_share(pairview.cpu, 'sender')}% of one core"
-        )
+        parts = []
         if plain is not None:
-            text += (
-                f"; plain aiortc {_number(plain.latency(0.5))} ms (p95 "
-                f"{_number(plain.latency(0.95))} ms) at {_number(plain.mean('shown_fps'), 1)} "
-                f"fps with {_share(plain.cpu, 'sender')}%"
+            parts.append(
+                f"median latency {_ratio(pairview.latency(0.5), plain.latency(0.5))}, "
+                f"frames shown {_ratio(pairview.mean('shown_fps'), plain.mean('shown_fps'))} "
+                f"and sender CPU {_ratio(cpu, plain.cpu.sender if plain.cpu else None)} "
+                "those of plain aiortc"
             )
-        encoder = next((r for r in encoders if (r.size, r.scene) == same), None)
-        if encoder is not None and encoder.error is None and pairview.guests == 1:
-            text += (
-                f"; FFmpeg alone captured and encoded {_number(encoder.fps, 1)} fps "
-                f"with {_share(encoder.cpu, 'sender')}%"
+        if encoder is not None:
+            parts.append(
+                f"sender CPU {_ratio(cpu, encoder.cpu.sender if encoder.cpu else None)} "
+                "that of FFmpeg capturing and encoding alone"
             )
-        sentences.append(text + ".")
-    return sentences
+        if parts:
+            lines.append(
+                f"{pairview.size} {pairview.scene}, {guests}: Pairview's " + "; ".join(parts) + "."
+            )
+    return lines
 
 
 def update_document(path: Path, name: str, run_text: str, append: bool) -> None:
