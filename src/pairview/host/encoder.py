@@ -40,7 +40,7 @@ def default_thread_count(codec: Codec, width: int, height: int) -> int:
     if codec == "vp8":
         # libvpx's VP8 threads wait for the macroblock row above by spinning
         # (vp8/common/threading.h). On two cores with the other one busy, as
-        # a shared desktop's often is, a second thread took 1.2 to 3 times
+        # a shared desktop's often is, a second thread took 1.2 to 5 times
         # the CPU time and mostly made frames slower (bench/encoder_settings.py).
         # So VP8 leaves half the cores to the rest of the machine.
         return max(1, min(cpus // 2, 4))
