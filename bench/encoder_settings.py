@@ -4,10 +4,11 @@ The glass-to-glass benchmark measures the whole path; this one isolates
 the encoder. It captures a few seconds of each scene of `bench.scene`
 from Xvfb, then encodes the same frames with Pairview's `VideoEncoder`
 under each setting. The rounds are interleaved, so that a burst of load
-from elsewhere on the machine touches every setting alike. For each it
-reports, per frame: CPU time of the whole process (all encoder threads,
-including the BGRA to I420 conversion), wall time, and, over the last
-two thirds of the frames, the bitrate and the luma PSNR of the decoded
+from elsewhere on the machine touches every setting alike. Over the
+second half of the frames, once the encoder has settled after the first
+keyframe, it reports per frame the CPU time of the whole process (every
+encoder thread, and the BGRA to I420 conversion) and the wall time. Over
+the same frames it reports the bitrate and the luma PSNR of the decoded
 frames against the source.
 
 Run it from the repository root:

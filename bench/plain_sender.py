@@ -7,9 +7,10 @@ steered by the guest's REMB. Every guest gets its own peer connection
 with its own screen track, and so its own grab, conversion and encoder.
 
 NOTE: sharing one track through aiortc's MediaRelay instead crashed the
-process (SIGSEGV) with three guests in aiortc 1.16 and PyAV 18: every
+process (SIGSEGV) with three guests in aiortc 1.16 and PyAV 18. Every
 sender converts the same BGRA frame to I420 on its own encoder thread,
-and PyAV's per-frame converter is not safe to use from several threads.
+and PyAV's per-frame converter is likely not safe to use from several
+threads at once.
 
 Only the signaling is Pairview's: an embedded Pairview server, a room,
 and the host side of the signaling protocol, so that the same guest page

@@ -133,7 +133,7 @@ def unwrap(ticks: int, near: float) -> float:
     """Return the wall-clock time in seconds encoded as `ticks` that is closest to `near`.
 
     Ticks wrap every 2**32 / 10000 s, about five days, so any reference
-    time within two days of the stamp gives the one right answer.
+    time within two days of the stamp gives the one right result.
     """
     reference = round(near * TICKS_PER_SECOND)
     base = reference - reference % TICKS_MODULUS
