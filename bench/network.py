@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
+
 from tests.support.internet import (
     CHROMIUM_ARGS,
     PATTERN_COLOURS,

@@ -24,22 +24,50 @@ Codec = Literal["vp8", "h264"]
 TIME_BASE = Fraction(1, 90_000)
 
 
-def _thread_count(width: int, height: int) -> int:
+# VP8's encode breakout: a macroblock whose prediction already matches the
+# new frame within this sum of squared luma errors is skipped. At 1, a still
+# 1080p screen went on being re-coded at about 1.5 Mbit/s for 0.9 dB more
+# luma PSNR. At 300 it took an eighth of that bitrate and less CPU time
+# (bench/encoder_settings.py, docs/benchmarks.md).
+VP8_STATIC_THRESHOLD = 300
+
+
+def default_thread_count(codec: Codec, width: int, height: int) -> int:
+    """Return how many threads encode a frame of this size."""
     cpus = os.cpu_count() or 1
-    if width * height >= 1280 * 720:
-        return max(1, min(cpus, 4))
-    return 1
+    if width * height < 1280 * 720:
+        return 1
+    if codec == "vp8":
+        # libvpx's VP8 threads wait for the macroblock row above by spinning
+        # (vp8/common/threading.h). On two cores with the other one busy, as
+        # a shared desktop's often is, a second thread took 1.2 to 5 times
+        # the CPU time and mostly made frames slower (bench/encoder_settings.py).
+        # So VP8 leaves half the cores to the rest of the machine.
+        return max(1, min(cpus // 2, 4))
+    return max(1, min(cpus, 4))
 
 
 class VideoEncoder:
     """Encodes BGRA frames of one size into VP8 or H.264 packets."""
 
-    def __init__(self, codec: Codec, width: int, height: int, fps: int, bitrate: int) -> None:
+    def __init__(
+        self,
+        codec: Codec,
+        width: int,
+        height: int,
+        fps: int,
+        bitrate: int,
+        *,
+        threads: int | None = None,
+        static_threshold: int = VP8_STATIC_THRESHOLD,
+    ) -> None:
         self.codec_name: Codec = codec
         self.width = width
         self.height = height
         self.fps = fps
         self.bitrate = bitrate
+        self.threads = threads or default_thread_count(codec, width, height)
+        self.static_threshold = static_threshold
         self._reformatter = VideoReformatter()
         self._context = self._open(bitrate)
 
@@ -52,7 +80,7 @@ class VideoEncoder:
         context.time_base = TIME_BASE
         context.framerate = Fraction(self.fps, 1)
         context.bit_rate = bitrate
-        context.thread_count = _thread_count(self.width, self.height)
+        context.thread_count = self.threads
         # Keyframes only on request: a new guest or a lost packet asks for one.
         context.gop_size = 100_000
         if self.codec_name == "vp8":
@@ -60,13 +88,12 @@ class VideoEncoder:
             context.qmax = 48
             context.options = {
                 "deadline": "realtime",
-                # The fastest speed: about 5 ms a 1080p frame on two cores,
-                # against 8 ms at speed 12, with text still sharp at the
-                # bitrates the host app uses (bench/glass_to_glass.py).
+                # The fastest speed. Text stays sharp at the bitrates the
+                # host app uses (bench/encoder_settings.py measures the PSNR).
                 "cpu-used": "16",
                 "lag-in-frames": "0",
                 "error-resilient": "1",
-                "static-thresh": "1",
+                "static-thresh": str(self.static_threshold),
                 "screen-content-mode": "1",
                 # Rate control over a 1 s buffer; overshoot kept small so
                 # that a burst of scrolling does not flood the network.
@@ -102,7 +129,9 @@ class VideoEncoder:
         frame = av.VideoFrame(self.width, self.height, "bgra")
         plane = frame.planes[0]
         if plane.line_size == self.width * 4:
-            plane.update(bytes(bgra) if isinstance(bgra, bytearray) else bgra)
+            # PyAV reads any buffer, although its stub declares bytes. A bytes()
+            # copy first would cost another 8 MB and 1 to 2 ms a frame at 1080p.
+            plane.update(bgra)  # type: ignore[arg-type]
         else:
             # Rows of the frame are padded: copy row by row through numpy.
             rows = np.frombuffer(bgra, dtype=np.uint8).reshape(self.height, self.width * 4)

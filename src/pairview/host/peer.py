@@ -149,6 +149,10 @@ class GuestPeer:
         pc = self._pc
         pc.on("connectionstatechange", self._on_connection_state)
 
+        # NOTE: Chromium keeps each frame in its jitter buffer for as long as
+        # its own estimate says, 33 to 64 ms at 1080p in docs/benchmarks.md.
+        # The RTP playout-delay header extension could ask for less, but
+        # aiortc 1.16 cannot send it.
         self._track = EncodedVideoTrack(self._pipeline)
         transceiver = pc.addTransceiver(self._track, direction="sendonly")
         wanted = MIME_TYPES[self._codec].lower()
