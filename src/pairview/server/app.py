@@ -142,7 +142,8 @@ def create_app(settings: ServerSettings, tls: bool = False) -> FastAPI:
         return JSONResponse({"detail": str(error), "field": error.field}, status_code=422)
 
     @app.exception_handler(SQLAlchemyError)
-    async def database_unavailable(request: Request, error: SQLAlchemyError) -> JSONResponse:
+    @app.exception_handler(TimeoutError)
+    async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
         logger.error(
             "database error on %s %s: %s", request.method, request.url.path, type(error).__name__
         )

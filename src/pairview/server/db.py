@@ -16,6 +16,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, ForeignKey, String, TypeDecorator, event
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -71,12 +72,44 @@ class RoomRecord(Base):
     owner_session_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
+# Seconds to wait for a database server to accept a connection, and for
+# any one statement: a hung server gives a quick "unavailable", not a hang.
+CONNECT_TIMEOUT = 5.0
+STATEMENT_TIMEOUT = 10.0
+
+
+class DatabaseUnavailable(SQLAlchemyError):
+    """The database server refused or did not answer a new connection.
+
+    The driver raises a plain OSError or TimeoutError for these, which
+    SQLAlchemy passes through unwrapped; as a SQLAlchemyError every handler
+    that answers "database unavailable" catches it too.
+    """
+
+
+# What a database call raises when the database is down or hung: asyncpg's
+# statement timeout is a plain TimeoutError that SQLAlchemy does not wrap.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, TimeoutError)
+
+
 def create_engine(url: str) -> AsyncEngine:
     """Create the async engine; SQLite gets foreign keys and WAL turned on."""
     engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
+    else:
+        event.listen(engine.sync_engine, "do_connect", _connect_or_report)
     return engine
+
+
+def _connect_or_report(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+    if dialect.driver == "asyncpg":
+        cparams.setdefault("timeout", CONNECT_TIMEOUT)
+        cparams.setdefault("command_timeout", STATEMENT_TIMEOUT)
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except (OSError, TimeoutError) as error:
+        raise DatabaseUnavailable(f"cannot connect to the database: {error}") from None
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from pairview.protocol.signaling import (
@@ -46,6 +45,7 @@ from pairview.protocol.signaling import (
     client_message_adapter,
     dump,
 )
+from pairview.server.db import DATABASE_ERRORS
 from pairview.server.ice import IceGrant
 from pairview.server.limits import TokenBucket
 from pairview.server.rooms import RoomStore
@@ -302,8 +302,8 @@ class SignalingService:
             await self._rooms.authorize(
                 join.room, join.role, join.token, resuming=resume_peer_id is not None
             )
-        except SQLAlchemyError:
-            logger.exception("database unavailable while checking a join")
+        except DATABASE_ERRORS as error:
+            logger.error("database unavailable while checking a join: %s", type(error).__name__)
             raise SignalingError(
                 ErrorCode.UNAVAILABLE, "The server cannot reach its database; try again shortly."
             ) from None
@@ -366,9 +366,11 @@ class SignalingService:
                     raise Rejected(ErrorCode.FORBIDDEN, "Only the host can end the room.", "end")
                 try:
                     await self._rooms.end_unchecked(client.room_id)
-                except SQLAlchemyError:
-                    logger.exception(
-                        "room %s: database unavailable while ending the room", short(client.room_id)
+                except DATABASE_ERRORS as error:
+                    logger.error(
+                        "room %s: database unavailable while ending the room: %s",
+                        short(client.room_id),
+                        type(error).__name__,
                     )
                     raise Rejected(
                         ErrorCode.UNAVAILABLE,
@@ -396,9 +398,11 @@ class SignalingService:
             raise Rejected(ErrorCode.NOT_JOINED, "Join a room before asking for ICE servers.")
         try:
             live = await self._rooms.is_live(client.room_id)
-        except SQLAlchemyError:
-            logger.exception(
-                "room %s: database unavailable while refreshing ICE servers", short(client.room_id)
+        except DATABASE_ERRORS as error:
+            logger.error(
+                "room %s: database unavailable while refreshing ICE servers: %s",
+                short(client.room_id),
+                type(error).__name__,
             )
             raise Rejected(
                 ErrorCode.UNAVAILABLE,

@@ -16,11 +16,11 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pairview.server.accounts.crypto import Signer, new_token, token_hash
 from pairview.server.accounts.models import LoginCode, MailToken, SessionRecord, User
+from pairview.server.db import DATABASE_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class SessionStore:
         while True:
             try:
                 await self.purge_expired()
-            except SQLAlchemyError as error:
+            except DATABASE_ERRORS as error:
                 logger.warning("purging expired sessions failed: %s", type(error).__name__)
             await asyncio.sleep(interval)
 
