@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from pairview.host.playout import PLAYOUT_DELAY_URI
 from tests.support.browser import (
     body_data,
     chromium_wrapper,
@@ -193,11 +194,15 @@ def test_guest_sees_screen_and_its_changes(
 ) -> None:
     share = start_share()
     page = open_guest()
+    sent = websocket_frames(page, "sent")
 
     watch(page, share.link, "Ana", pattern)
     width, height, _ = video_frame(page)
     assert (width, height) == (1920, 1080)
     assert body_data(page)["connectionState"] == "connected"
+    # Chromium accepted the host's request to show frames without a jitter buffer delay.
+    answer = next(json.loads(text) for text in sent if '"type":"answer"' in text.replace(" ", ""))
+    assert PLAYOUT_DELAY_URI in answer["sdp"]
 
     rotated = pattern.rotate()
     wait_for_colours(page, rotated)

@@ -202,13 +202,13 @@ def screenshot_pixels(page: Any) -> np.ndarray[Any, np.dtype[np.uint8]]:
         return np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
 
 
-def websocket_frames(page: Any) -> list[str]:
-    """Collect the text of every WebSocket frame the page receives from now on."""
+def websocket_frames(page: Any, direction: str = "received") -> list[str]:
+    """Collect the text of every WebSocket frame the page receives (or sends) from now on."""
     frames: list[str] = []
 
     def on_websocket(socket: Any) -> None:
         socket.on(
-            "framereceived",
+            f"frame{direction}",
             lambda payload: frames.append(
                 payload if isinstance(payload, str) else base64.b64encode(payload).decode()
             ),

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -36,6 +37,7 @@ from pydantic import ValidationError
 from pairview.host.encoder import Codec
 from pairview.host.ice import SelectedPair, classify, local_networks, selected_pair
 from pairview.host.pipeline import VideoPipeline
+from pairview.host.playout import accepted_extension_id, add_extension, offer_playout_delay
 from pairview.host.track import EncodedVideoTrack
 from pairview.protocol.control import (
     CONTROL_VERSION,
@@ -110,6 +112,7 @@ class GuestPeer:
         self._events = events
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
         self._track: EncodedVideoTrack | None = None
+        self._video_sender: RTCRtpSender | None = None
         self._control: RTCDataChannel | None = None
         self._hello_received = False
         self._state = "new"
@@ -149,10 +152,6 @@ class GuestPeer:
         pc = self._pc
         pc.on("connectionstatechange", self._on_connection_state)
 
-        # NOTE: Chromium keeps each frame in its jitter buffer for as long as
-        # its own estimate says, 33 to 64 ms at 1080p in docs/benchmarks.md.
-        # The RTP playout-delay header extension could ask for less, but
-        # aiortc 1.16 cannot send it.
         self._track = EncodedVideoTrack(self._pipeline)
         transceiver = pc.addTransceiver(self._track, direction="sendonly")
         wanted = MIME_TYPES[self._codec].lower()
@@ -172,12 +171,13 @@ class GuestPeer:
         # aiortc gathers every candidate before setLocalDescription returns,
         # so the offer carries them all and the host sends no trickle.
         await pc.setLocalDescription(await pc.createOffer())
+        self._video_sender = transceiver.sender
         await self._send(
             Offer(
                 type="offer",
                 to=self.guest.peer_id,
                 connection_id=self.connection_id,
-                sdp=pc.localDescription.sdp,
+                sdp=offer_playout_delay(pc.localDescription.sdp),
             )
         )
 
@@ -187,6 +187,9 @@ class GuestPeer:
             return
         await self._pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
         self._remote_set = True
+        extension_id = accepted_extension_id(answer.sdp)
+        if extension_id is not None and self._video_sender is not None:
+            self._mark_zero_playout_delay(self._video_sender, extension_id)
         for candidate in self._pending_candidates:
             await self._add_candidate(candidate)
         self._pending_candidates.clear()
@@ -236,6 +239,21 @@ class GuestPeer:
         if self._track is not None:
             self._track.stop()
         await self._pc.close()
+
+    def _mark_zero_playout_delay(self, sender: RTCRtpSender, extension_id: int) -> None:
+        # NOTE: aiortc 1.16 writes no playout-delay extension, so the DTLS
+        # transport's private RTP send method is wrapped to add it to every
+        # packet of the video stream, before SRTP encryption.
+        transport = sender.transport
+        original = transport._send_rtp
+        ssrc = struct.pack("!L", sender._ssrc)
+
+        async def send_rtp(data: bytes) -> None:
+            if data[8:12] == ssrc:
+                data = add_extension(data, extension_id)
+            await original(data)
+
+        transport._send_rtp = send_rtp  # type: ignore[method-assign]
 
     def _hook_sender(self, sender: RTCRtpSender) -> None:
         # NOTE: aiortc 1.16 has no public hook for keyframe requests (PLI and
