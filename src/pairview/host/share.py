@@ -11,14 +11,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from aiortc import RTCIceServer
+from aiortc import RTCDataChannel, RTCIceServer, RTCRtpReceiver
+from aiortc.mediastreams import MediaStreamTrack
 
+from pairview.host.audio.outgoing import HostAudio
+from pairview.host.audio.voices import GuestPlayback, RelayTrack, VoiceRelay, consume
 from pairview.host.bitrate import BitrateController
+from pairview.host.chat import HOST_ID, Chat
+from pairview.host.files import FileTransfers
 from pairview.host.output import ShareOutput
 from pairview.host.peer import GuestPeer
 from pairview.host.pipeline import PipelineConfig, VideoPipeline
 from pairview.host.remote import RemoteControl
 from pairview.host.signaling import JoinParams, SignalingClient, SignalingClosed
+from pairview.protocol.chat import GuestChatMessage, HostChatMessage
 from pairview.protocol.control import GuestMessage, HostMessage
 from pairview.protocol.signaling import (
     Answer,
@@ -83,6 +89,9 @@ class Share:
         output: ShareOutput,
         ssl_context: ssl.SSLContext | None = None,
         remote: RemoteControl | None = None,
+        chat: Chat | None = None,
+        files: FileTransfers | None = None,
+        host_audio: HostAudio | None = None,
     ) -> None:
         self._settings = settings
         self._ticket = ticket
@@ -90,6 +99,12 @@ class Share:
         self._output = output
         self._ssl = ssl_context
         self._remote = remote
+        self._chat = chat or Chat(output, settings.name)
+        self._chat.set_voice_mids(self._voice_mids)
+        self._files = files
+        self._host_audio = host_audio
+        self._relay = VoiceRelay(self._chat.send_rosters)
+        self._voices: dict[str, asyncio.Task[None]] = {}
         self._peers: dict[str, GuestPeer] = {}
         self._names: dict[str, str] = {}
         self._ice_servers: list[RTCIceServer] = []
@@ -149,10 +164,14 @@ class Share:
         if self._remote is not None:
             for peer_id in list(self._peers):
                 self._remote.remove_guest(peer_id)
+        if self._files is not None:
+            await self._files.close()
         await asyncio.gather(
             *(peer.close() for peer in self._peers.values()), return_exceptions=True
         )
         self._peers.clear()
+        for voice in self._voices.values():
+            voice.cancel()
         if signaling is not None:
             await signaling.close()
         signaling_task.cancel()
@@ -205,6 +224,11 @@ class Share:
         self._names[guest.peer_id] = guest.name
         if self._remote is not None:
             self._remote.add_guest(guest.peer_id, guest.name)
+        self._chat.add_guest(guest.peer_id, guest.name)
+        if self._files is not None:
+            self._files.add_guest(
+                guest.peer_id, guest.name, lambda: self._peers[guest.peer_id].create_channel("file")
+            )
         assert self._pipeline is not None
         assert self._signaling is not None
         peer = GuestPeer(
@@ -215,6 +239,8 @@ class Share:
             pipeline=self._pipeline,
             send=self._signaling.send,
             events=self,
+            host_audio=self._host_audio,
+            max_file_size=self._files.max_size if self._files is not None else 0,
         )
         self._peers[guest.peer_id] = peer
         await peer.start()
@@ -224,6 +250,13 @@ class Share:
         name = self._names.pop(peer_id, None)
         if self._remote is not None:
             self._remote.remove_guest(peer_id)
+        self._chat.remove_guest(peer_id)
+        if self._files is not None:
+            self._files.remove_guest(peer_id)
+        self._relay.remove_guest(peer_id)
+        voice = self._voices.pop(peer_id, None)
+        if voice is not None:
+            voice.cancel()
         if peer is not None:
             await peer.close()
         if name is not None:
@@ -266,3 +299,43 @@ class Share:
         if target is not None:
             logger.info("video bitrate set to %d bit/s after guests' estimates", target)
             self._pipeline.set_bitrate(target)
+
+    def chat_opened(self, guest: PeerInfo, send: Callable[[HostChatMessage], None]) -> None:
+        self._chat.channel_open(guest.peer_id, send)
+
+    def chat_message(self, guest: PeerInfo, message: GuestChatMessage) -> None:
+        self._chat.handle(guest.peer_id, message)
+
+    def chat_closed(self, guest: PeerInfo) -> None:
+        self._chat.channel_closed(guest.peer_id)
+
+    def file_channel(self, guest: PeerInfo, channel: RTCDataChannel) -> None:
+        if self._files is not None:
+            self._files.incoming_channel(guest.peer_id, channel)
+        else:
+            channel.close()
+
+    def audio_ready(
+        self, guest: PeerInfo, receiver: RTCRtpReceiver, slots: list[tuple[str, RelayTrack]]
+    ) -> None:
+        self._relay.tap(guest.peer_id, receiver)
+        self._relay.add_guest(guest.peer_id, slots)
+        self._chat.send_rosters()
+
+    def voice_received(self, guest: PeerInfo, track: MediaStreamTrack) -> None:
+        previous = self._voices.pop(guest.peer_id, None)
+        if previous is not None:
+            previous.cancel()
+        speaker = self._settings.speaker
+        playback = None
+        if speaker != "none":
+            device = None if speaker == "default" else speaker
+            playback = GuestPlayback(f"{guest.name} (Pairview)", device)
+        self._voices[guest.peer_id] = asyncio.create_task(consume(track, playback))
+
+    def _voice_mids(self, listener: str) -> dict[str, str]:
+        mids = self._relay.mids(listener)
+        peer = self._peers.get(listener)
+        if peer is not None and peer.audio_mid is not None:
+            mids[HOST_ID] = peer.audio_mid
+        return mids
