@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiortc import (
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCDataChannel,
     RTCIceServer,
@@ -124,7 +125,13 @@ class GuestPeer:
         self._pipeline = pipeline
         self._send = send
         self._events = events
-        self._pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
+        # NOTE: with aiortc 1.16's default "balanced" bundle policy, a second
+        # audio transceiver shares the first one's transport, and the answer's
+        # BUNDLE group then moves only the first: the others never start.
+        # "max-bundle" puts every transceiver on one transport from the start.
+        self._pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=self._ice_servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
         self._track: EncodedVideoTrack | None = None
         self._control: RTCDataChannel | None = None
         self._chat: RTCDataChannel | None = None
