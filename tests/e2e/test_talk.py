@@ -157,8 +157,8 @@ def transfer_state(guest: Guest, name: str, direction: str) -> dict[str, str] | 
         """([name, direction]) => {
           const item = [...document.querySelectorAll('#transfers .transfer')]
             .find((t) => t.dataset.name === name && t.dataset.direction === direction);
-          return item ? {...item.dataset, status: item.querySelector('.transfer-status').textContent}
-                      : null;
+          if (!item) return null;
+          return {...item.dataset, status: item.querySelector('.transfer-status').textContent};
         }""",
         [name, direction],
     )
@@ -460,7 +460,8 @@ TONE_HOST = 1000.0
 # Records what the page plays for one participant, from the page's own audio
 # elements, and returns the samples.
 RECORD_VOICE = """async ([peerId, seconds]) => {
-  const audio = [...document.querySelectorAll('audio.voice')].find((a) => a.dataset.peerId === peerId);
+  const audio = [...document.querySelectorAll('audio.voice')]
+    .find((a) => a.dataset.peerId === peerId);
   if (!audio || !audio.srcObject) return null;
   const context = new AudioContext({sampleRate: 48000});
   await context.resume();
