@@ -3,6 +3,12 @@
 // and keeps the channel's bufferedAmount low; receiving keeps the chunks in
 // memory, checks size and SHA-256 at the end, then hands the file to the
 // browser's downloads.
+//
+// crypto.subtle hashes a whole buffer at once, natively and fast, so files
+// up to NATIVE_HASH_LIMIT are hashed so at the end. Larger files, and every
+// file on a page that is not a secure context (where crypto.subtle is
+// missing), are hashed chunk by chunk in JavaScript, which costs CPU time
+// while the transfer runs.
 
 import * as protocol from "./protocol.js";
 import { Sha256 } from "./sha256.js";
@@ -11,6 +17,17 @@ const READ_BLOCK = 1024 * 1024;
 const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
 const CLOSE_DELAY_MS = 1000;
+const NATIVE_HASH_LIMIT = 256 * 1024 * 1024;
+
+function hashesNatively(size) {
+  return Boolean(globalThis.crypto?.subtle) && size <= NATIVE_HASH_LIMIT;
+}
+
+/** Return the SHA-256 of a Blob (or File) as hexadecimal digits, with crypto.subtle. */
+async function nativeSha256(blob) {
+  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
 
 /** Format a byte count as "20.0 MB", in decimal units as file managers show. */
 export function formatSize(size) {
@@ -177,7 +194,7 @@ class OutgoingTransfer extends Transfer {
   }
 
   async pump() {
-    const hash = new Sha256();
+    const hash = hashesNatively(this.file.size) ? null : new Sha256();
     const size = this.file.size;
     while (this.sent < size && !this.finished) {
       if (this.sent - this.acknowledged >= protocol.WINDOW) {
@@ -188,14 +205,16 @@ class OutgoingTransfer extends Transfer {
       if (block.length === 0) throw new Error("the file became shorter while it was sent");
       for (let start = 0; start < block.length && !this.finished; start += protocol.MAX_CHUNK) {
         const chunk = block.subarray(start, start + protocol.MAX_CHUNK);
-        hash.update(chunk);
+        if (hash) hash.update(chunk);
         this.channel.send(chunk);
         this.sent += chunk.length;
       }
       while (!this.finished && this.channel.bufferedAmount > HIGH_WATER) await this.sleep();
     }
     if (!this.finished) {
-      this.sendMessage(protocol.fileEnd(hash.hex()));
+      const digest = hash ? hash.hex() : await nativeSha256(this.file);
+      if (this.finished) return;
+      this.sendMessage(protocol.fileEnd(digest));
       this.view.setState("ended", "Sent; waiting for the receiver to check it…");
     }
   }
@@ -209,7 +228,7 @@ class IncomingTransfer extends Transfer {
     this.received = 0;
     this.reported = 0;
     this.parts = [];
-    this.hash = new Sha256();
+    this.hash = hashesNatively(offer.size) ? null : new Sha256();
     view.setState("offered", `${senderName} sends you ${formatSize(offer.size)}.`);
     view.button("Accept", "accept", () => this.accept());
     view.button("Decline", "decline", () => {
@@ -246,7 +265,8 @@ class IncomingTransfer extends Transfer {
     if (message === null) {
       this.reject("The sender sent a message this page does not know.");
     } else if (message.type === "file-end" && this.state === "transferring") {
-      this.end(message.sha256);
+      this.state = "checking";
+      this.end(message.sha256).catch((error) => this.reject(`The file could not be checked: ${error.message}`));
     } else if (message.type === "file-cancel") {
       this.fail("cancelled", `Cancelled by the sender: ${message.reason || "no reason given"}`);
     } else {
@@ -269,7 +289,7 @@ class IncomingTransfer extends Transfer {
       return;
     }
     this.parts.push(chunk);
-    this.hash.update(chunk);
+    if (this.hash) this.hash.update(chunk);
     this.received += chunk.length;
     if (this.received - this.reported >= protocol.PROGRESS_INTERVAL || this.received === this.offer.size) {
       this.reported = this.received;
@@ -278,17 +298,19 @@ class IncomingTransfer extends Transfer {
     }
   }
 
-  end(sha256) {
+  async end(sha256) {
     if (this.received !== this.offer.size) {
       this.reject(`The file ended after ${this.received} of ${this.offer.size} bytes.`);
       return;
     }
-    if (this.hash.hex() !== sha256) {
+    const blob = new Blob(this.parts, { type: this.offer.mime || "application/octet-stream" });
+    this.parts = [];
+    const digest = this.hash ? this.hash.hex() : await nativeSha256(blob);
+    if (this.finished) return;
+    if (digest !== sha256) {
       this.reject("The SHA-256 of the received bytes does not match.");
       return;
     }
-    const blob = new Blob(this.parts, { type: this.offer.mime || "application/octet-stream" });
-    this.parts = [];
     this.sendMessage(protocol.fileComplete());
     this.view.setProgress(this.offer.size, this.offer.size);
     this.finish("complete", `Received ${formatSize(this.offer.size)}; SHA-256 verified.`);

@@ -2,7 +2,7 @@
 // by chunk as it is sent or received. crypto.subtle only hashes a whole
 // buffer at once, and only on secure pages.
 
-const K = new Uint32Array([
+const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
   0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
   0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -15,14 +15,14 @@ const K = new Uint32Array([
 
 export class Sha256 {
   constructor() {
-    this.state = new Uint32Array([
+    // Int32Array throughout, with "| 0" after each sum, keeps V8 on 32-bit integers.
+    this.state = new Int32Array([
       0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
     ]);
     this.block = new Uint8Array(64);
-    this.blockView = new DataView(this.block.buffer);
     this.used = 0;
     this.length = 0;
-    this.words = new Uint32Array(64);
+    this.words = new Int32Array(64);
   }
 
   /** Add bytes (a Uint8Array or an ArrayBuffer) to the hash. */
@@ -36,12 +36,11 @@ export class Sha256 {
       this.used += take;
       offset = take;
       if (this.used < 64) return;
-      this.compress(this.blockView, 0);
+      this.compress(this.block, 0);
       this.used = 0;
     }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     while (offset + 64 <= bytes.length) {
-      this.compress(view, offset);
+      this.compress(bytes, offset);
       offset += 64;
     }
     this.block.set(bytes.subarray(offset), 0);
@@ -57,17 +56,20 @@ export class Sha256 {
     view.setUint32(padding.length - 8, Math.floor(bits / 0x100000000));
     view.setUint32(padding.length - 4, bits >>> 0);
     this.update(padding);
-    return Array.from(this.state, (word) => word.toString(16).padStart(8, "0")).join("");
+    return Array.from(this.state, (word) => (word >>> 0).toString(16).padStart(8, "0")).join("");
   }
 
-  compress(view, offset) {
+  compress(bytes, offset) {
     const w = this.words;
-    for (let i = 0; i < 16; i++) w[i] = view.getUint32(offset + i * 4);
+    for (let i = 0; i < 16; i++) {
+      const at = offset + i * 4;
+      w[i] = (bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
+    }
     for (let i = 16; i < 64; i++) {
-      const a = w[i - 15];
-      const b = w[i - 2];
-      const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
-      const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
+      const x = w[i - 15];
+      const y = w[i - 2];
+      const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+      const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
       w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
     }
     const s = this.state;
@@ -78,9 +80,22 @@ export class Sha256 {
       const t1 = (h + S1 + ch + K[i] + w[i]) | 0;
       const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
       const maj = (a & b) ^ (a & c) ^ (b & c);
-      const t2 = (S0 + maj) | 0;
-      h = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
+      h = g;
+      g = f;
+      f = e;
+      e = (d + t1) | 0;
+      d = c;
+      c = b;
+      b = a;
+      a = (t1 + ((S0 + maj) | 0)) | 0;
     }
-    s[0] += a; s[1] += b; s[2] += c; s[3] += d; s[4] += e; s[5] += f; s[6] += g; s[7] += h;
+    s[0] = (s[0] + a) | 0;
+    s[1] = (s[1] + b) | 0;
+    s[2] = (s[2] + c) | 0;
+    s[3] = (s[3] + d) | 0;
+    s[4] = (s[4] + e) | 0;
+    s[5] = (s[5] + f) | 0;
+    s[6] = (s[6] + g) | 0;
+    s[7] = (s[7] + h) | 0;
   }
 }
