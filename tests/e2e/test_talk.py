@@ -454,6 +454,51 @@ def test_file_from_guest_to_guest(
     assert files_in(downloads) == before
 
 
+# Sends a file offer of another protocol version on a channel of the page's
+# own and returns the host's first answer.
+OFFER_FROM_THE_FUTURE = """async () => {
+  const pc = window.pairviewConnections.at(-1);
+  const channel = pc.createDataChannel('file');
+  await new Promise((resolve) => channel.addEventListener('open', resolve, {once: true}));
+  const reply = new Promise(
+    (resolve) => channel.addEventListener('message', (event) => resolve(event.data), {once: true}));
+  channel.send(JSON.stringify({type: 'file-offer', version: 99, id: 'abcdefgh12', name: 'x',
+                               size: 1, to: 'host'}));
+  return JSON.parse(await reply);
+}"""
+
+
+def test_version_errors_are_explained(
+    host: ShareProcess, browser: Any, guests: list[Guest]
+) -> None:
+    lee = enter(browser, host, "Lee", guests)
+    mark = host.mark()
+
+    reply = lee.page.evaluate(OFFER_FROM_THE_FUTURE)
+    assert reply == {"type": "version-error", "expected": 1, "received": 99}
+    host.wait_for_line(
+        r"file offer rejected: the sender speaks file transfer version 99", after=mark
+    )
+
+    # A page that speaks another chat version is told to reload.
+    lee.page.evaluate(
+        "() => window.pairviewChannels.filter((c) => c.label === 'chat').at(-1)"
+        ".send(JSON.stringify({type: 'hello', version: 99}))"
+    )
+    host.wait_for_line(r"guest page speaks chat version 99, this host 1", after=mark)
+    wait_for(
+        lambda: (
+            lee.page.evaluate("() => document.getElementById('problem').dataset.code")
+            == "version-mismatch"
+            or None
+        ),
+        10,
+        what="the page to show that it is out of date",
+    )
+    assert lee.page.inner_text("#problem-title") == "Page out of date"
+    assert host.process.poll() is None
+
+
 TONE_GUEST = 440.0
 TONE_HOST = 1000.0
 

@@ -80,3 +80,18 @@ def test_host_lines_and_rosters() -> None:
     chat.add_guest("b", "Ben")
     assert isinstance(inbox[-1], Roster)
     assert [p.name for p in inbox[-1].participants] == ["Hosta", "Ana", "Ben"]
+
+
+def test_flood_is_limited() -> None:
+    chat, _ = make_chat()
+    inboxes: dict[str, list[HostChatMessage]] = {"a": [], "b": []}
+    for peer in ("a", "b"):
+        chat.add_guest(peer, peer.upper())
+        chat.channel_open(peer, inboxes[peer].append)
+
+    for number in range(30):
+        chat.handle("a", ChatSend(text=f"message {number}"))
+
+    delivered = [m for m in inboxes["b"] if isinstance(m, ChatMessage)]
+    assert 10 <= len(delivered) < 30
+    assert ChatError(message="You are sending messages too fast; wait a moment.") in inboxes["a"]

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from pairview.host.console import Console
 from pairview.host.output import ShareOutput
+from pairview.host.ratelimit import TokenBucket
 from pairview.protocol.chat import (
     ChatError,
     ChatHello,
@@ -35,6 +36,9 @@ from pairview.protocol.chat import (
 logger = logging.getLogger(__name__)
 
 HOST_ID = "host"
+# Messages per guest: a fast typist with pasted lines, not a flood.
+CHAT_RATE = 2.0
+CHAT_BURST = 10
 SendChat = Callable[[HostChatMessage], None]
 # Returns the media ID that carries each participant's voice to one guest.
 VoiceMids = Callable[[str], dict[str, str]]
@@ -44,7 +48,9 @@ VoiceMids = Callable[[str], dict[str, str]]
 class _Guest:
     peer_id: str
     name: str
+    bucket: TokenBucket
     send: SendChat | None = None
+    dropped: int = 0
 
 
 class Chat:
@@ -72,7 +78,8 @@ class Chat:
     # Guests
 
     def add_guest(self, peer_id: str, name: str) -> None:
-        self._guests.setdefault(peer_id, _Guest(peer_id, name))
+        bucket = TokenBucket(CHAT_RATE, CHAT_BURST, time.monotonic())
+        self._guests.setdefault(peer_id, _Guest(peer_id, name, bucket))
         self.send_rosters()
 
     def remove_guest(self, peer_id: str) -> None:
@@ -124,6 +131,15 @@ class Chat:
                 pass
 
     def _receive(self, guest: _Guest, text: str) -> None:
+        if not guest.bucket.take(time.monotonic()):
+            guest.dropped += 1
+            if guest.dropped == 1 or guest.dropped % 100 == 0:
+                logger.warning(
+                    "peer %s: %d chat messages over the rate limit", guest.peer_id, guest.dropped
+                )
+            if guest.send is not None:
+                guest.send(ChatError(message="You are sending messages too fast; wait a moment."))
+            return
         try:
             checked = check_chat_text(text)
         except ChatTextError as error:

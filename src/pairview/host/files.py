@@ -58,6 +58,8 @@ logger = logging.getLogger(__name__)
 HOST_ID = "host"
 OPEN_TIMEOUT = 20.0
 READ_BLOCK = 1024 * 1024
+# Transfers that one guest may have going through the host at once.
+MAX_TRANSFERS_PER_GUEST = 8
 OpenChannel = Callable[[], RTCDataChannel]
 
 
@@ -160,6 +162,15 @@ class FileTransfers:
     def offered(self, guest: _Guest, pipe: ChannelPipe, offer: FileOffer) -> None:
         """Route a guest's offer: to the host, to another guest, or declined."""
         incoming = IncomingTransfer(offer)
+        running = sum(guest.peer_id in t.peers for t in self._transfers.values())
+        if running >= MAX_TRANSFERS_PER_GUEST:
+            reason = f"You have {running} transfers going; wait until one ends."
+            pipe.send(incoming.decline(reason).model_dump_json())
+            pipe.close()
+            logger.warning(
+                "peer %s: file offer declined: %d transfers going", guest.peer_id, running
+            )
+            return
         if offer.size > self.max_size:
             reason = (
                 f"The file is {size_text(offer.size)}; this room takes files up to "
