@@ -10,9 +10,9 @@ same run:
   sides, fsync at the end). The reference sends the same chunks with the
   same backpressure and only counts them.
 - host to browser and browser to host: `pairview share` and headless
-  Chromium in two namespaces, the file sent with `/send` or picked in the
-  page and accepted on the other side; timed in the page, from accepting
-  to the receiver's confirmation. The reference is a plain aiortc peer in
+  Chromium in two namespaces. The file is sent with `/send` or picked in
+  the page and accepted on the other side, and timed in the page from
+  acceptance to the receiver's confirmation. The reference is a plain aiortc peer in
   the host namespace and a page script that sends or counts raw chunks.
 
 Run as root from the repository root: `.venv/bin/python -m bench.file_transfer`.
@@ -307,7 +307,7 @@ PAGE_SEND = """async (size) => {
 
 
 def browser_reference(net: Any, browser: Any, direction: str, size: int, folder: Path) -> float:
-    """A plain aiortc peer in the host namespace and a bare page: seconds for `size` bytes."""
+    """Time `size` bytes between a plain aiortc peer in the host namespace and a bare page."""
     role = "sender" if direction == "to-browser" else "receiver"
     peer = Peer(net.host, role, "plain", size, folder)
     context = browser.new_context()

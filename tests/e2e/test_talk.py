@@ -232,7 +232,7 @@ def test_chat_limits_are_explained(host: ShareProcess, browser: Any, guests: lis
         "The message has 4001 characters; the limit is 4000."
     )
 
-    # A page that skips its own checks gets the host's answer instead.
+    # A page that skips its own checks gets the host's error instead.
     for text in ("y" * 5000, "   ", "bell \u0007"):
         ana.page.evaluate(
             "(text) => window.pairviewChannels.filter((c) => c.label === 'chat').at(-1)"
@@ -314,7 +314,7 @@ def test_declined_and_oversized_files(
     state = wait_for_transfer(erin, "unwanted.txt", "out", "declined")
     assert "The host declined the file." in state["status"]
 
-    # The page knows the host's limit and says so before sending anything.
+    # The page has the host's limit from its chat hello and rejects the file before sending.
     erin.page.evaluate(
         """() => {
           const input = document.getElementById('file-input');
@@ -455,7 +455,7 @@ def test_file_from_guest_to_guest(
 
 
 # Sends a file offer of another protocol version on a channel of the page's
-# own and returns the host's first answer.
+# own and returns the host's first reply.
 OFFER_FROM_THE_FUTURE = """async () => {
   const pc = window.pairviewConnections.at(-1);
   const channel = pc.createDataChannel('file');
@@ -480,7 +480,7 @@ def test_version_errors_are_explained(
         r"file offer rejected: the sender speaks file transfer version 99", after=mark
     )
 
-    # A page that speaks another chat version is told to reload.
+    # A page that speaks another chat version shows that it must be reloaded.
     lee.page.evaluate(
         "() => window.pairviewChannels.filter((c) => c.label === 'chat').at(-1)"
         ".send(JSON.stringify({type: 'hello', version: 99}))"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from aiortc import RTCDataChannel
 
 # The sender waits while more than HIGH_WATER bytes wait in aiortc's queue,
-# until "bufferedamountlow" says that they fell to LOW_WATER.
+# until "bufferedamountlow" reports that they fell to LOW_WATER.
 HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
 
@@ -19,7 +19,7 @@ class ChannelPipe:
 
     def __init__(self, channel: RTCDataChannel) -> None:
         self.channel = channel
-        # Whoever owns the channel at the moment sets these two.
+        # The current owner of the channel sets these two callbacks.
         self.on_message: Callable[[str | bytes], None] = _ignore
         self.on_close: Callable[[], None] = _nothing
         self._open = asyncio.Event()
@@ -52,7 +52,7 @@ class ChannelPipe:
         """Send if the channel is open; return whether it was."""
         if not self.is_open:
             return False
-        # A channel closing under us raises; its close event follows and says so.
+        # A channel closing under us raises, and its close event follows.
         try:
             self.channel.send(data)
         except Exception:

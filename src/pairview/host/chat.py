@@ -87,7 +87,7 @@ class Chat:
             self.send_rosters()
 
     def channel_open(self, peer_id: str, send: SendChat) -> None:
-        """The guest's chat channel exchanged hellos: it gets chat and rosters from now on."""
+        """Start sending chat and rosters to a guest whose chat channel exchanged hellos."""
         guest = self._guests.get(peer_id)
         if guest is None:
             return

@@ -79,7 +79,7 @@ class _Guest:
 
 
 class _Transfer:
-    """What every kind of transfer shows in `/files` and accepts from `/cancel`."""
+    """The base of every kind of transfer: a row in `/files` and a target of `/cancel`."""
 
     number: int
     name: str
@@ -151,7 +151,7 @@ class FileTransfers:
         return self._guests.get(peer_id)
 
     def incoming_channel(self, peer_id: str, channel: RTCDataChannel) -> None:
-        """A guest opened a `file` channel: its first message says what it is for."""
+        """Read a `file` channel that a guest opened: its first message is the offer."""
         guest = self._guests.get(peer_id)
         if guest is None or channel.label != CHANNEL_LABEL:
             with contextlib.suppress(Exception):

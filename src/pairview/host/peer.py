@@ -1,7 +1,7 @@
 """One guest's WebRTC peer connection, seen from the host.
 
-The host is always the offerer: it opens one RTCPeerConnection per guest
-with the shared screen track, an audio transceiver that carries the host's
+The host is always the offerer: it opens one RTCPeerConnection per guest.
+It carries the shared screen track, one audio transceiver for the host's
 sound out and the guest's microphone in, `RELAY_SLOTS` audio tracks for the
 other guests' voices, and the `control` and `chat` data channels. File
 transfers open channels of their own later. Every offer carries a fresh
@@ -83,22 +83,22 @@ class PeerEvents(Protocol):
     def control_closed(self, guest: PeerInfo) -> None: ...
 
     def chat_opened(self, guest: PeerInfo, send: Callable[[HostChatMessage], None]) -> None:
-        """The guest's chat channel said hello with this host's version."""
+        """Start chat with a guest whose chat hello carried this host's version."""
 
     def chat_message(self, guest: PeerInfo, message: GuestChatMessage) -> None: ...
 
     def chat_closed(self, guest: PeerInfo) -> None: ...
 
     def file_channel(self, guest: PeerInfo, channel: RTCDataChannel) -> None:
-        """The guest opened a data channel of its own, for a file transfer."""
+        """Take a data channel that the guest opened, for a file transfer."""
 
     def audio_ready(
         self, guest: PeerInfo, receiver: RTCRtpReceiver, slots: list[tuple[str, RelayTrack]]
     ) -> None:
-        """The offer is made: `receiver` gets the guest's microphone, `slots` carry voices."""
+        """Wire the guest's microphone `receiver` and the voice `slots` once the offer is made."""
 
     def voice_received(self, guest: PeerInfo, track: MediaStreamTrack) -> None:
-        """The guest's microphone track, decoded, for the host to hear."""
+        """Play the guest's decoded microphone track to the host."""
 
 
 class GuestPeer:

@@ -35,7 +35,7 @@ _FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069
 
 
 class ChatTextError(ValueError):
-    """A chat text that no participant may send; the message says why in plain words."""
+    """A chat text that no participant may send; the message gives the reason in plain words."""
 
 
 def check_chat_text(text: str) -> str:
@@ -101,7 +101,7 @@ class ChatMessage(_Message):
 
 
 class ChatError(_Message):
-    """The host rejected a guest's text; `message` says why, for the guest to read."""
+    """The host's rejection of a guest's text, with the reason for the guest to read."""
 
     type: Literal["chat-error"] = "chat-error"
     message: str = Field(max_length=300)
@@ -117,7 +117,7 @@ class Participant(_Message):
 
 
 class Roster(_Message):
-    """Everyone in the room, as one guest sees it; `you` is that guest's own id."""
+    """Everyone in the room, for one guest; `you` is that guest's own id."""
 
     type: Literal["roster"] = "roster"
     you: PeerId

@@ -89,7 +89,7 @@ class FileDecline(_Message):
 
 
 class FileProgress(_Message):
-    """The receiver holds this many bytes of the file."""
+    """The number of bytes of the file that the receiver has."""
 
     type: Literal["file-progress"] = "file-progress"
     received: int = Field(ge=0, le=MAX_SAFE_SIZE)
@@ -249,7 +249,7 @@ class _Transfer:
         return FileCancel(reason=reason[:300])
 
     def channel_closed(self) -> Event | None:
-        """The channel closed: unless the transfer was over, that cancels it."""
+        """Cancel the transfer, unless it was over, because its channel closed."""
         if self.finished:
             return None
         self.state = State.CANCELLED

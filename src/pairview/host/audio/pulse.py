@@ -1,8 +1,8 @@
 """PulseAudio streams through libpulse-simple, which PipeWire's pulse server serves too.
 
 PyAV reads PulseAudio sources itself when its FFmpeg was built with the
-"pulse" input device; the wheels on PyPI are built without it, so sources
-fall back to libpulse-simple, and playback always uses it.
+"pulse" input device. The wheels on PyPI are built without it, so sources
+fall back to libpulse-simple, which playback always uses.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ listening guest, and aiortc's sender packs those packets as they are.
 Renegotiating each time someone joins would interrupt everyone, so each
 guest's connection carries `RELAY_SLOTS` audio transceivers from the start,
 and the host assigns the other guests' voices to them. The roster on the
-chat channel tells each page which media ID carries whose voice.
+chat channel gives each page the media ID that carries each voice.
 
 The host hears guests through aiortc's decoder: each guest's frames go to a
 PulseAudio playback stream of their own, which the sound server mixes.
@@ -107,7 +107,7 @@ class VoiceRelay:
         self._on_change = on_change
 
     def add_guest(self, peer_id: str, slots: list[tuple[str, RelayTrack]]) -> None:
-        """A guest's connection is set up with these (media ID, track) slots."""
+        """Register the (media ID, track) slots of a guest's new connection."""
         self._listeners[peer_id] = _Listener(slots)
         if peer_id not in self._order:
             self._order.append(peer_id)

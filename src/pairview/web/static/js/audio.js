@@ -49,7 +49,7 @@ export class Voices {
     this.meters.set(key, { analyser, samples: new Float32Array(analyser.fftSize) });
   }
 
-  /** A track of the host's connection started: play it and measure its level. */
+  /** Play a new audio track of the host's connection and measure its level. */
   addTrack(track, mid) {
     const stream = new MediaStream([track]);
     let audio = this.voices.get(mid);

@@ -1,6 +1,6 @@
 // File transfers in the page: one data channel per file, as
 // pairview/protocol/transfer.py describes. Sending reads the file in blocks
-// and keeps the channel's bufferedAmount low; receiving keeps the chunks in
+// and keeps the channel's bufferedAmount low. Receiving keeps the chunks in
 // memory, checks size and SHA-256 at the end, then hands the file to the
 // browser's downloads.
 //
@@ -415,7 +415,7 @@ export class FileTransfers {
     this.track(transfer);
   }
 
-  /** A file channel that the host opened: its first message is the offer. */
+  /** Take a file channel that the host opened; its first message is the offer. */
   incoming(channel) {
     channel.binaryType = "arraybuffer";
     channel.addEventListener("message", (event) => {
