@@ -74,14 +74,19 @@ def host(
 
 
 @pytest.fixture(scope="module")
-def browser(net: Lan, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def playwright() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def browser(net: Lan, playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     wrapper = chromium_wrapper(net, tmp_path_factory.mktemp("chromium"))
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
+    launched = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_FLAGS)
+    yield launched
+    launched.close()
 
 
 @pytest.fixture
@@ -525,9 +530,9 @@ RECORD_VOICE = """async ([peerId, seconds]) => {
 }"""
 
 
-def test_voices_reach_host_and_guests(net: Lan, display: Display, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_voices_reach_host_and_guests(
+    net: Lan, display: Display, playwright: Any, tmp_path: Path
+) -> None:
     tone = write_tone(tmp_path / "guest-tone.wav", TONE_GUEST, 10)
     host_tone = write_tone(tmp_path / "host-tone.wav", TONE_HOST, 10, pulsed=False)
     with (
@@ -541,7 +546,6 @@ def test_voices_reach_host_and_guests(net: Lan, display: Display, tmp_path: Path
             env=pulse.environment(),
         ) as host,
         playing(pulse, "hostmic", host_tone),
-        sync_playwright() as playwright,
     ):
         wrapper = chromium_wrapper(net, tmp_path)
         media = [

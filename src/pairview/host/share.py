@@ -327,11 +327,14 @@ class Share:
         if previous is not None:
             previous.cancel()
         speaker = self._settings.speaker
-        playback = None
-        if speaker != "none":
+
+        def open_playback() -> GuestPlayback | None:
+            if speaker == "none":
+                return None
             device = None if speaker == "default" else speaker
-            playback = GuestPlayback(f"{guest.name} (Pairview)", device)
-        self._voices[guest.peer_id] = asyncio.create_task(consume(track, playback))
+            return GuestPlayback(f"{guest.name} (Pairview)", device)
+
+        self._voices[guest.peer_id] = asyncio.create_task(consume(track, open_playback))
 
     def _voice_mids(self, listener: str) -> dict[str, str]:
         mids = self._relay.mids(listener)

@@ -177,6 +177,10 @@ class HostAudio:
             self._sinks.remove(sink)
 
     def _mix(self) -> None:
+        # NOTE: the mixer keeps time with time.monotonic, not with the sound
+        # card's clock. A source that runs slightly fast or slow fills or
+        # drains its queue over minutes, which costs a dropped or a silent
+        # frame now and then.
         interval = FRAME_SAMPLES / SAMPLE_RATE
         deadline = time.monotonic()
         while not self._stopping.is_set():

@@ -35,6 +35,8 @@ from pairview.host.audio.pulse import TIME_BASE, AudioUnavailable, PulseStream
 logger = logging.getLogger(__name__)
 
 # Other guests whose voices reach one guest: a room of up to this many + 2.
+# NOTE: in a larger room each guest hears the host and the first six other
+# guests to join; the later ones are not relayed to it, and nothing says so.
 RELAY_SLOTS = 6
 MAX_QUEUED_PACKETS = 25
 # A gap in a slot's timestamps when its voice changes, so the page's jitter
@@ -200,11 +202,22 @@ class GuestPlayback:
             stream.close()
 
 
-async def consume(track: MediaStreamTrack, playback: GuestPlayback | None) -> None:
-    """Read a guest's decoded audio until it ends, and play it if there is a playback."""
+async def consume(
+    track: MediaStreamTrack, open_playback: Callable[[], GuestPlayback | None]
+) -> None:
+    """Read a guest's decoded audio until it ends, playing it from the first frame on.
+
+    The playback opens only when a frame arrives, so that a guest who never
+    turns on a microphone costs no sound server stream.
+    """
+    playback: GuestPlayback | None = None
+    opened = False
     try:
         while True:
             frame = await track.recv()
+            if not opened:
+                playback = open_playback()
+                opened = True
             if playback is not None:
                 playback.push(frame)
     except MediaStreamError:
