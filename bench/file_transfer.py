@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -63,17 +64,21 @@ async def _read_line() -> dict[str, Any]:
 
 
 async def run_peer(role: str, framing: str, size: int, folder: Path) -> None:
+    """Run one end; a plain sender sends `size` bytes after each "go" line until "stop"."""
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+    from pairview.host.channel import ChannelPipe
 
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     finished: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    opened = asyncio.Event()
     if role == "sender":
         channel = pc.createDataChannel("file")
-        channel.on(
-            "open", lambda: asyncio.ensure_future(_send(channel, framing, size, folder, finished))
-        )
+        channel.on("open", opened.set)
+    elif framing == "plain":
+        pc.on("datachannel", lambda channel: _count(channel, size))
     else:
-        pc.on("datachannel", lambda channel: _receive(channel, framing, size, folder, finished))
+        pc.on("datachannel", lambda channel: _receive(channel, size, folder, finished))
 
     command = await _read_line()
     if command.get("offer"):
@@ -86,14 +91,66 @@ async def run_peer(role: str, framing: str, size: int, folder: Path) -> None:
         await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         _emit({"sdp": pc.localDescription.sdp, "type": "answer"})
-    seconds = await asyncio.wait_for(finished, PEER_TIMEOUT)
-    _emit({"seconds": seconds})
-    await asyncio.sleep(0.5)
+
+    if role == "sender":
+        await asyncio.wait_for(opened.wait(), PEER_TIMEOUT)
+        pipe = ChannelPipe(channel)
+        if framing == "plain":
+            while (await _read_line()).get("go"):
+                _emit({"seconds": await _send_plain(pipe, size)})
+        else:
+            sending = asyncio.ensure_future(_send(pipe, size, folder, finished))
+            _emit({"seconds": await asyncio.wait_for(finished, PEER_TIMEOUT)})
+            await sending
+            await _read_line()
+    elif framing == "plain":
+        await _read_line()
+    else:
+        _emit({"seconds": await asyncio.wait_for(finished, PEER_TIMEOUT)})
+        await _read_line()
     await pc.close()
 
 
-async def _send(channel: Any, framing: str, size: int, folder: Path, finished: Any) -> None:
+async def _send_plain(pipe: Any, size: int) -> float:
+    """Send `size` bytes in 64 KiB messages and wait for the receiver's "done"."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def answered(_data: str | bytes) -> None:
+        if not done.done():
+            done.set_result(None)
+
+    pipe.on_message = answered
+    block = os.urandom(CHUNK)
+    started = time.perf_counter()
+    sent = 0
+    while sent < size:
+        length = min(CHUNK, size - sent)
+        pipe.send(block if length == CHUNK else block[:length])
+        sent += length
+        await pipe.drain()
+    await asyncio.wait_for(done, PEER_TIMEOUT)
+    return time.perf_counter() - started
+
+
+def _count(channel: Any, size: int) -> None:
+    """Count what arrives and answer "done" after every `size` bytes."""
     from pairview.host.channel import ChannelPipe
+
+    pipe = ChannelPipe(channel)
+    received = 0
+
+    def count(data: str | bytes) -> None:
+        nonlocal received
+        received += len(data)
+        if received >= size:
+            received -= size
+            pipe.send("done")
+
+    pipe.on_message = count
+
+
+async def _send(pipe: Any, size: int, folder: Path, finished: Any) -> None:
+    """Send the file in `folder` with Pairview's framing, as the host does."""
     from pairview.protocol.transfer import (
         TRANSFER_VERSION,
         Completed,
@@ -102,19 +159,7 @@ async def _send(channel: Any, framing: str, size: int, folder: Path, finished: A
         new_transfer_id,
     )
 
-    pipe = ChannelPipe(channel)
     wake = asyncio.Event()
-    if framing == "plain":
-        pipe.on_message = lambda data: finished.set_result(time.perf_counter() - started)
-        started = time.perf_counter()
-        block = os.urandom(CHUNK)
-        sent = 0
-        while sent < size:
-            pipe.send(block[: min(CHUNK, size - sent)])
-            sent += min(CHUNK, size - sent)
-            await pipe.drain()
-        return
-
     path = folder / "source.bin"
     offer = FileOffer(
         version=TRANSFER_VERSION, id=new_transfer_id(), name="bench.bin", size=size, to="host"
@@ -148,24 +193,13 @@ async def _send(channel: Any, framing: str, size: int, folder: Path, finished: A
             await pipe.drain()
 
 
-def _receive(channel: Any, framing: str, size: int, folder: Path, finished: Any) -> None:
+def _receive(channel: Any, size: int, folder: Path, finished: Any) -> None:
+    """Receive a file with Pairview's framing into a downloads folder, as the host does."""
     from pairview.host.channel import ChannelPipe
     from pairview.host.downloads import PendingFile
     from pairview.protocol.transfer import Ended, IncomingTransfer, parse_offer
 
     pipe = ChannelPipe(channel)
-    if framing == "plain":
-        received = 0
-
-        def count(data: str | bytes) -> None:
-            nonlocal received
-            received += len(data)
-            if received >= size:
-                pipe.send("done")
-
-        pipe.on_message = count
-        return
-
     state: dict[str, Any] = {}
 
     def message(data: str | bytes) -> None:
@@ -173,6 +207,7 @@ def _receive(channel: Any, framing: str, size: int, folder: Path, finished: Any)
         if incoming is None:
             incoming = state["incoming"] = IncomingTransfer(parse_offer(data))
             state["file"] = PendingFile(folder / "downloads", incoming.offer.name)
+            state["started"] = time.perf_counter()
             pipe.send(incoming.accept().model_dump_json())
             return
         pending: PendingFile = state["file"]
@@ -184,10 +219,12 @@ def _receive(channel: Any, framing: str, size: int, folder: Path, finished: Any)
                     pipe.send(ack.model_dump_json())
             return
         if isinstance(incoming.receive(data), Ended):
+            started = state["started"]
 
             async def save() -> None:
                 await asyncio.to_thread(pending.finish)
                 pipe.send(incoming.complete().model_dump_json())
+                finished.set_result(time.perf_counter() - started)
 
             state["save"] = asyncio.ensure_future(save())
 
@@ -245,7 +282,13 @@ def host_to_host(net: Any, framing: str, size: int, folder: Path) -> float:
         receiver.send({"offer": False})
         receiver.send(sender.receive())
         sender.send(receiver.receive())
+        if framing == "plain":
+            sender.send({"go": True})
         seconds = float(sender.receive()["seconds"])
+        if framing != "plain":
+            receiver.receive()
+        sender.send({"go": False})
+        receiver.send({"go": False})
     finally:
         sender.close()
         receiver.close()
@@ -270,16 +313,35 @@ PAGE_ANSWER = """async (offer) => {
   });
   return pc.localDescription.sdp;
 }"""
+PAGE_OFFER = """async () => {
+  const pc = new RTCPeerConnection({iceServers: []});
+  window.benchPc = pc;
+  const channel = pc.createDataChannel('file');
+  channel.binaryType = 'arraybuffer';
+  window.benchChannel = Promise.resolve(channel);
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') resolve();
+    pc.addEventListener('icegatheringstatechange', () => {
+      if (pc.iceGatheringState === 'complete') resolve();
+    });
+  });
+  return pc.localDescription.sdp;
+}"""
+# Counts `size` bytes, answers "done", and leaves a promise of that in window.benchCounted.
 PAGE_COUNT = """async (size) => {
   const channel = await window.benchChannel;
-  return new Promise((resolve) => {
+  window.benchCounted = new Promise((resolve) => {
     let received = 0;
-    let started = null;
-    channel.addEventListener('message', (event) => {
-      if (started === null) started = performance.now();
+    const count = (event) => {
       received += event.data.byteLength;
-      if (received >= size) { channel.send('done'); resolve(performance.now() - started); }
-    });
+      if (received >= size) {
+        channel.removeEventListener('message', count);
+        channel.send('done');
+        resolve(received);
+      }
+    };
+    channel.addEventListener('message', count);
   });
 }"""
 PAGE_SEND = """async (size) => {
@@ -306,47 +368,50 @@ PAGE_SEND = """async (size) => {
 }"""
 
 
-def browser_reference(net: Any, browser: Any, direction: str, size: int, folder: Path) -> float:
-    """Time `size` bytes between a plain aiortc peer in the host namespace and a bare page."""
-    role = "sender" if direction == "to-browser" else "receiver"
-    peer = Peer(net.host, role, "plain", size, folder)
-    context = browser.new_context()
-    page = context.new_page()
-    try:
-        if role == "receiver":
-            # The page must create the channel: aiortc answers its offer.
-            page.evaluate(
-                """() => { const pc = new RTCPeerConnection({iceServers: []});
-                   window.benchPc = pc; const channel = pc.createDataChannel('file');
-                   channel.binaryType = 'arraybuffer';
-                   window.benchChannel = Promise.resolve(channel); }"""
-            )
-            offer_sdp = page.evaluate(
-                """async () => { const pc = window.benchPc;
-                   await pc.setLocalDescription(await pc.createOffer());
-                   await new Promise((resolve) => {
-                     if (pc.iceGatheringState === 'complete') resolve();
-                     pc.addEventListener('icegatheringstatechange', () => {
-                       if (pc.iceGatheringState === 'complete') resolve(); }); });
-                   return pc.localDescription.sdp; }"""
-            )
-            peer.send({"offer": False})
-            peer.send({"sdp": offer_sdp, "type": "offer"})
-            answer = peer.receive()
-            page.evaluate(
-                "(sdp) => window.benchPc.setRemoteDescription({type: 'answer', sdp})", answer["sdp"]
-            )
-            milliseconds = float(page.evaluate(PAGE_SEND, size))
-            return milliseconds / 1000
-        peer.send({"offer": True})
-        offer = peer.receive()
-        answer_sdp = page.evaluate(PAGE_ANSWER, offer["sdp"])
-        peer.send({"sdp": answer_sdp, "type": "answer"})
-        page.evaluate(PAGE_COUNT, size)
-        return float(peer.receive()["seconds"])
-    finally:
-        context.close()
-        peer.close()
+class BrowserReference:
+    """A plain aiortc peer in the host namespace and a bare page, connected once.
+
+    Each round moves `size` bytes over the same channel, as Pairview's
+    transfers share the guest's long-lived connection.
+    """
+
+    def __init__(self, net: Any, browser: Any, direction: str, size: int, folder: Path) -> None:
+        self.size = size
+        self.direction = direction
+        role = "sender" if direction == "to-browser" else "receiver"
+        self.peer = Peer(net.host, role, "plain", size, folder)
+        self.context = browser.new_context()
+        self.page = self.context.new_page()
+        if role == "sender":
+            self.peer.send({"offer": True})
+            offer = self.peer.receive()
+            answer_sdp = self.page.evaluate(PAGE_ANSWER, offer["sdp"])
+            self.peer.send({"sdp": answer_sdp, "type": "answer"})
+            return
+        # The page creates the channel and makes the offer; aiortc answers.
+        offer_sdp = self.page.evaluate(PAGE_OFFER)
+        self.peer.send({"offer": False})
+        self.peer.send({"sdp": offer_sdp, "type": "offer"})
+        answer = self.peer.receive()
+        self.page.evaluate(
+            "(sdp) => window.benchPc.setRemoteDescription({type: 'answer', sdp})", answer["sdp"]
+        )
+
+    def round_number(self, _repeat: int) -> float:
+        """Move `size` bytes once; return the seconds it took."""
+        if self.direction == "to-browser":
+            self.page.evaluate(PAGE_COUNT, self.size)
+            self.peer.send({"go": True})
+            seconds = float(self.peer.receive()["seconds"])
+            self.page.evaluate("() => window.benchCounted")
+            return seconds
+        return float(self.page.evaluate(PAGE_SEND, self.size)) / 1000
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.peer.send({"go": False})
+        self.context.close()
+        self.peer.close()
 
 
 # Times each transfer entry of the guest page from accepting (or offering) to complete.
@@ -455,23 +520,23 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
                         saved.unlink()
                     return seconds
 
-                measure(
-                    "to-browser",
-                    lambda r: browser_reference(net, browser, "to-browser", size, folder),
-                    to_browser,
-                )
-                measure(
-                    "from-browser",
-                    lambda r: browser_reference(net, browser, "from-browser", size, folder),
-                    from_browser,
-                )
+                for path, framed in (("to-browser", to_browser), ("from-browser", from_browser)):
+                    if only is not None and path != only:
+                        continue
+                    reference = BrowserReference(net, browser, path, size, folder)
+                    try:
+                        measure(path, reference.round_number, framed)
+                    finally:
+                        reference.close()
                 guest.close()
             finally:
                 browser.close()
     return results
 
 
-def report(results: dict[str, list[float]], size: int, repeats: int) -> str:
+def report(
+    results: dict[str, list[float]], size: int, repeats: int, load: tuple[float, float]
+) -> str:
     rows = [
         ("host to host (two aiortc peers)", "host-host"),
         ("host to browser (Chromium)", "to-browser"),
@@ -489,7 +554,13 @@ def report(results: dict[str, list[float]], size: int, repeats: int) -> str:
         "into the downloads folder with fsync; to and from the browser they are the "
         "real `pairview share` and guest page. The reference is a plain aiortc data "
         "channel in the same run: 64 KiB messages with the same bufferedAmount "
-        "backpressure, counted and discarded.",
+        "backpressure, counted and discarded, and over one connection for all "
+        "its transfers, as Pairview's transfers share the guest's connection.",
+        "",
+        f"The machine was shared with other work: its load average was {load[0]:.1f} "
+        f"when the run began and {load[1]:.1f} when it ended, so single transfers "
+        "vary widely; each reference and Pairview transfer alternate, so that both "
+        "see the same load.",
         "",
         "| path | plain channel (MB/s) | Pairview (MB/s) | Pairview / plain |",
         "|---|---|---|---|",
@@ -498,6 +569,9 @@ def report(results: dict[str, list[float]], size: int, repeats: int) -> str:
         plain = statistics.median(results[f"{key} plain"])
         framed = statistics.median(results[f"{key} pairview"])
         lines.append(f"| {label} | {plain:.1f} | {framed:.1f} | {framed / plain:.2f} |")
+    lines += ["", "Every transfer, in MB/s, in the order measured:", ""]
+    for key, values in results.items():
+        lines.append(f"- {key}: {', '.join(f'{value:.1f}' for value in values)}")
     return "\n".join(lines)
 
 
@@ -539,10 +613,11 @@ def main() -> int:
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
     size = args.size_mb * MB
+    load_before = os.getloadavg()[0]
     results = run(size, args.repeats, args.only)
     if args.only is not None:
         return 0
-    text = report(results, size, args.repeats)
+    text = report(results, size, args.repeats, (load_before, os.getloadavg()[0]))
     print(text)
     if not args.no_write:
         write_section(text)
