@@ -30,6 +30,8 @@ _UNWANTED = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u206
 _SEPARATORS = re.compile(r"[/\\]")
 MAX_NAME_BYTES = 255
 FALLBACK_NAME = "file"
+# NOTE: a host app killed during a transfer leaves its hidden temporary file
+# (.pairview-*.part) behind; nothing removes such files later.
 TEMPORARY_PREFIX = ".pairview-"
 TEMPORARY_SUFFIX = ".part"
 # Attempts at a free name before giving up: "name (1).ext" up to this number.
