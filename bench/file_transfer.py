@@ -589,8 +589,8 @@ def report(
         "",
         "A third host-to-host variant, a plain channel whose receiver sends a short "
         "message back after every MiB as Pairview's receiver does, moved "
-        f"{acked:.1f} MB/s ({acked / plain:.2f} of the plain channel): traffic back "
-        "from the receiver alone changes aiortc's throughput, whatever the framing.",
+        f"{acked:.1f} MB/s ({acked / plain:.2f} of the plain channel). It separates "
+        "the cost of the framing from the effect of the receiver's traffic back.",
     ]
     lines += ["", "Every transfer, in MB/s, in the order measured:", ""]
     for key, values in results.items():
