@@ -43,6 +43,7 @@ SYSTEM_AUDIO_SOURCE = "@DEFAULT_MONITOR@"
 MAX_QUEUED_FRAMES = 10
 MAX_QUEUED_PACKETS = 25
 OPUS_BITRATE = 64000
+IDLE_INTERVAL = 0.25
 
 PacketSink = Callable[[Any], None]
 
@@ -195,6 +196,11 @@ class HostAudio:
                 if self.muted and self._microphone is not None:
                     sources.remove(self._microphone)
                     self._microphone.frames.clear()
+            if not sources:
+                # Nothing to send: look again in a while instead of every frame.
+                self._stopping.wait(IDLE_INTERVAL)
+                deadline = time.monotonic()
+                continue
             frames = [source.frames.popleft() for source in sources if source.frames]
             if not frames:
                 continue
