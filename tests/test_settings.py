@@ -11,9 +11,11 @@ from pairview.errors import ConfigError
 from pairview.settings import (
     ServerSettings,
     ShareSettings,
+    default_downloads_dir,
     load_settings,
     parse_bitrate,
     parse_duration,
+    parse_size,
 )
 
 
@@ -59,6 +61,40 @@ def test_bitrate_forms(text: object, bits: int) -> None:
 def test_bitrate_rejects(text: object) -> None:
     with pytest.raises(ValueError, match="bitrate"):
         parse_bitrate(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [(1234, 1234), ("500M", 500_000_000), ("2G", 2_000_000_000), ("1GiB", 2**30), ("64kib", 65536)],
+)
+def test_size_forms(text: object, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["huge", "-1M", "0", "2 GBs", True])
+def test_size_rejects_with_value(text: object) -> None:
+    with pytest.raises(ValueError, match="size") as raised:
+        parse_size(text)
+    assert repr(text) in str(raised.value)
+
+
+def test_max_file_size_error_names_flag() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(ShareSettings, None, max_file_size="lots")
+    assert "--max-file-size / PAIRVIEW_SHARE_MAX_FILE_SIZE" in str(raised.value)
+    assert "'lots'" in str(raised.value)
+
+
+def test_downloads_dir_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert default_downloads_dir() == tmp_path / "Downloads" / "Pairview"
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "user-dirs.dirs").write_text(
+        'XDG_DOWNLOAD_DIR="$HOME/Téléchargements"\n'
+    )
+    assert default_downloads_dir() == tmp_path / "Téléchargements" / "Pairview"
 
 
 def test_flag_beats_environment_beats_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -339,6 +339,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="let every guest control your pointer and keyboard without asking you; "
         "without it, each guest asks and you answer in this terminal",
     )
+    share.add_argument(
+        "--downloads-dir",
+        type=Path,
+        help="folder for files that guests send you (default: Pairview in your XDG "
+        "download directory, usually ~/Downloads/Pairview)",
+    )
+    share.add_argument(
+        "--max-file-size",
+        help="largest file sent, received or passed between guests, such as 500M or 2G "
+        "(default: 2G; K, M, G are powers of 1000, KiB, MiB, GiB of 1024)",
+    )
+    share.add_argument(
+        "--microphone",
+        help="PulseAudio (or PipeWire) source that guests hear: a source name as "
+        "`pactl list short sources` shows it, default, or none (default: default)",
+    )
+    share.add_argument(
+        "--speaker",
+        help="PulseAudio sink that plays the guests' voices: a sink name, default, "
+        "or none (default: default)",
+    )
+    share.add_argument(
+        "--system-audio",
+        action="store_true",
+        default=None,
+        help="let guests hear what your speakers play (the default sink's monitor); "
+        "/system-audio on|off changes it while sharing",
+    )
     _server_options(share, embedded=True)
     return parser
 
@@ -507,6 +535,11 @@ def _run_share(args: argparse.Namespace) -> int:
         invite_ttl=args.invite_ttl,
         name=args.name,
         allow_control=args.allow_control,
+        downloads_dir=args.downloads_dir,
+        max_file_size=args.max_file_size,
+        microphone=args.microphone,
+        speaker=args.speaker,
+        system_audio=args.system_audio,
     )
     if args.list_monitors:
         for index, region in enumerate(list_monitors()):
@@ -536,7 +569,9 @@ def _run_share(args: argparse.Namespace) -> int:
 async def _share(
     settings: ShareSettings, server_settings: ServerSettings | None, region: Any
 ) -> None:
+    from pairview.host.chat import Chat
     from pairview.host.console import Console
+    from pairview.host.files import FileTransfers
     from pairview.host.input.panic import XPanicShortcut
     from pairview.host.input.xtest import XTestInjector
     from pairview.host.output import ShareOutput
@@ -601,14 +636,23 @@ async def _share(
             request_timeout=settings.control_request_timeout,
         )
         await remote.start(console)
+        chat = Chat(output, settings.name)
+        chat.register(console)
+        files = FileTransfers(output, settings.downloads_dir, settings.max_file_size, settings.name)
+        files.register(console)
+        host_audio = _start_audio(settings, output)
+        host_audio.register(console, output)
         console_task = asyncio.create_task(console.run())
         pipeline_config = PipelineConfig(region, settings.codec, settings.fps, settings.max_bitrate)
-        share = Share(settings, ticket, pipeline_config, output, ssl_context, remote)
+        share = Share(
+            settings, ticket, pipeline_config, output, ssl_context, remote, chat, files, host_audio
+        )
         try:
             await share.run(stop)
         finally:
             console_task.cancel()
             await remote.close()
+            await asyncio.to_thread(host_audio.stop)
         with contextlib.suppress(Exception):
             await end_room(ticket, ssl_context)
     finally:
@@ -624,6 +668,26 @@ def server_token(settings: ShareSettings, store: CredentialStore | None = None) 
         return None
     login = (store or CredentialStore()).get(settings.server)
     return login.token if login else None
+
+
+def _start_audio(settings: ShareSettings, output: Any) -> Any:
+    """Start the host's sound for guests; a missing sound server only costs a warning."""
+    from pairview.host.audio.outgoing import HostAudio
+    from pairview.host.audio.pulse import AudioUnavailable
+
+    host_audio = HostAudio(asyncio.get_running_loop(), settings.microphone)
+    try:
+        host_audio.start()
+    except AudioUnavailable as error:
+        output.warning(f"No microphone: {error}. Guests do not hear you.")
+    if settings.system_audio:
+        try:
+            host_audio.set_system_audio(True)
+        except AudioUnavailable as error:
+            output.warning(f"No system audio: {error}.")
+        else:
+            output.info("Guests hear your system audio; /system-audio off stops it.")
+    return host_audio
 
 
 def _fragment(url: str) -> str:

@@ -83,7 +83,40 @@ def parse_optional_port(value: object) -> object:
     return value
 
 
+_SIZE_UNITS = {
+    "": 1,
+    "k": 1000,
+    "m": 1000**2,
+    "g": 1000**3,
+    "t": 1000**4,
+    "ki": 1024,
+    "mi": 1024**2,
+    "gi": 1024**3,
+    "ti": 1024**4,
+}
+
+
+def parse_size(value: object) -> int:
+    """Parse bytes given as a number or as text such as "500M", "2G" or "1.5GiB"."""
+    expected = f"expected a size such as 500M, 2G or 1GiB, got {value!r}"
+    if isinstance(value, bool):
+        raise ValueError(expected)
+    if isinstance(value, int):
+        size = value
+    elif isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]i?)?b?\s*", value.lower())
+        if match is None:
+            raise ValueError(expected)
+        size = int(float(match.group(1)) * _SIZE_UNITS[match.group(2) or ""])
+    else:
+        raise ValueError(expected)
+    if size <= 0:
+        raise ValueError(f"expected a positive size, got {value!r}")
+    return size
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
 Bitrate = Annotated[int, BeforeValidator(parse_bitrate)]
 Port = Annotated[int, Field(ge=0, le=65535)]
 OptionalPort = Annotated[Port | None, BeforeValidator(parse_optional_port)]
@@ -106,6 +139,29 @@ def default_config_dir() -> Path:
     """Return the per-user configuration directory, following the XDG rules."""
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "pairview"
+
+
+def default_downloads_dir() -> Path:
+    """Return the XDG download directory's Pairview folder, or ~/Downloads/Pairview."""
+    home = Path.home()
+    base = os.environ.get("XDG_DOWNLOAD_DIR") or _user_dirs_download(home)
+    return Path(base or home / "Downloads") / "Pairview"
+
+
+def _user_dirs_download(home: Path) -> str | None:
+    """Read XDG_DOWNLOAD_DIR from user-dirs.dirs, as xdg-user-dirs writes it."""
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "user-dirs.dirs"
+    try:
+        text = config.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in text.splitlines():
+        match = re.fullmatch(r'\s*XDG_DOWNLOAD_DIR\s*=\s*"(.*)"\s*', line)
+        if match:
+            value = match.group(1).replace("$HOME", str(home))
+            # xdg-user-dirs sets a directory to $HOME itself to disable it.
+            return value if value and Path(value) != home else None
+    return None
 
 
 class IceServer(BaseModel):
@@ -326,6 +382,13 @@ class ShareSettings(_Settings):
     name: str = Field(default="Host", min_length=1, max_length=64)
     allow_control: bool = False
     control_request_timeout: Duration = 60.0
+    downloads_dir: Path = Field(default_factory=default_downloads_dir)
+    max_file_size: Size = 2 * 1000**3
+    # A PulseAudio source name, "default", or "none" for no microphone.
+    microphone: str = Field(default="default", min_length=1, max_length=256)
+    # A PulseAudio sink name, "default", or "none" to not play guests' voices.
+    speaker: str = Field(default="default", min_length=1, max_length=256)
+    system_audio: bool = False
 
     @field_validator("server")
     @classmethod

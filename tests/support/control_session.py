@@ -33,13 +33,16 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# Keeps every data channel the page receives in window.pairviewChannels.
+# Keeps every data channel the page receives in window.pairviewChannels, and
+# every peer connection in window.pairviewConnections.
 CHANNEL_HOOK = """
 window.pairviewChannels = [];
+window.pairviewConnections = [];
 const NativePeerConnection = window.RTCPeerConnection;
 window.RTCPeerConnection = class extends NativePeerConnection {
   constructor(...args) {
     super(...args);
+    window.pairviewConnections.push(this);
     this.addEventListener("datachannel", (event) => window.pairviewChannels.push(event.channel));
   }
 };
@@ -86,9 +89,14 @@ class ShareProcess:
 
 
 @contextlib.contextmanager
-def share(net: Lan, display: str, data_dir: Path, *options: str) -> Iterator[ShareProcess]:
-    """Run `pairview share` in the host namespace, sharing `display`, until the block ends."""
-    env = dict(os.environ, DISPLAY=display, PYTHONUNBUFFERED="1", COLUMNS="200")
+def share(
+    net: Lan, display: str, data_dir: Path, *options: str, env: dict[str, str] | None = None
+) -> Iterator[ShareProcess]:
+    """Run `pairview share` in the host namespace, sharing `display`, until the block ends.
+
+    `env` adds environment variables, such as PULSE_SERVER.
+    """
+    env = dict(os.environ, DISPLAY=display, PYTHONUNBUFFERED="1", COLUMNS="200", **(env or {}))
     command = [
         sys.executable,
         "-m",

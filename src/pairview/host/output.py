@@ -1,7 +1,13 @@
-"""What the host app prints in its terminal: the link, who comes and goes, states."""
+"""What the host app prints in its terminal: the link, who comes and goes, states.
+
+Text that comes from guests (names, chat, file names) passes through
+`printable` as well as rich's markup escaping, so that no control character
+reaches the terminal.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -9,12 +15,39 @@ from datetime import datetime
 from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Replace control characters, other than tab and line feed, with U+FFFD."""
+    return _CONTROL.sub("\ufffd", text)
+
+
+def size_text(size: float) -> str:
+    """Format a byte count as "20.0 MB" (decimal units, as file managers show)."""
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
 
 
 class ShareOutput:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(highlight=False, soft_wrap=True)
+        self._progress: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
 
     def _line(self, text: str, style: str = "") -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
@@ -38,13 +71,13 @@ class ShareOutput:
         self._line(f"[red]{escape(text)}[/red]")
 
     def joined(self, name: str, peer_id: str) -> None:
-        self._line(f"[green]{escape(name)}[/green] joined (peer {peer_id})")
+        self._line(f"[green]{escape(printable(name))}[/green] joined (peer {peer_id})")
 
     def left(self, name: str, peer_id: str) -> None:
-        self._line(f"{escape(name)} left (peer {peer_id})")
+        self._line(f"{escape(printable(name))} left (peer {peer_id})")
 
     def connection_state(self, name: str, peer_id: str, old: str, new: str) -> None:
-        self._line(f"{escape(name)} (peer {peer_id}): connection {old} -> {new}")
+        self._line(f"{escape(printable(name))} (peer {peer_id}): connection {old} -> {new}")
 
     def question(self, text: str) -> None:
         self._line(f"[bold cyan]{escape(text)}[/bold cyan]")
@@ -68,3 +101,41 @@ class ShareOutput:
             f"[yellow]{escape(name)} (peer {peer_id}): connection lost ({escape(reason)}); "
             "reconnecting[/yellow]"
         )
+
+    def chat(self, name: str, role: str, text: str, stamp: datetime) -> None:
+        """Print a chat message with its sender and time; a multi-line text is indented."""
+        who = f"{escape(printable(name))}{' (host)' if role == 'host' else ''}"
+        body = escape(printable(text)).replace("\n", "\n         ")
+        self.console.print(
+            f"[dim]{stamp.strftime('%H:%M:%S')}[/dim] [bold magenta]{who}:[/] {body}"
+        )
+        sys.stdout.flush()
+
+    def progress_start(self, key: str, description: str, total: int) -> None:
+        """Show a progress bar for a transfer until `progress_stop`; invisible off a terminal."""
+        if self._progress is None:
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._progress.start()
+        self._tasks[key] = self._progress.add_task(escape(printable(description)), total=total)
+
+    def progress_update(self, key: str, completed: int) -> None:
+        task = self._tasks.get(key)
+        if task is not None and self._progress is not None:
+            self._progress.update(task, completed=completed)
+
+    def progress_stop(self, key: str) -> None:
+        task = self._tasks.pop(key, None)
+        if task is None or self._progress is None:
+            return
+        self._progress.remove_task(task)
+        if not self._tasks:
+            self._progress.stop()
+            self._progress = None

@@ -1,9 +1,12 @@
 """One guest's WebRTC peer connection, seen from the host.
 
-The host is always the offerer: it opens one RTCPeerConnection per guest
-with the shared screen track and a `control` data channel. Every offer
-carries a fresh `connection_id`, so answers and candidates meant for an
-earlier connection to the same guest are told apart and ignored.
+The host is always the offerer: it opens one RTCPeerConnection per guest.
+It carries the shared screen track, one audio transceiver for the host's
+sound out and the guest's microphone in, `RELAY_SLOTS` audio tracks for the
+other guests' voices, and the `control` and `chat` data channels. File
+transfers open channels of their own later. Every offer carries a fresh
+`connection_id`, so answers and candidates meant for an earlier connection
+to the same guest are told apart and ignored.
 
 The host pings the guest on the control channel every second. When no
 pong has come back for `LOSS_TIMEOUT` seconds the connection counts as
@@ -23,22 +26,36 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiortc import (
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCDataChannel,
     RTCIceServer,
     RTCPeerConnection,
+    RTCRtpReceiver,
     RTCRtpSender,
     RTCSessionDescription,
 )
+from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
 from aiortc.sdp import candidate_from_sdp
 from pydantic import ValidationError
 
+from pairview.host.audio.outgoing import EncodedAudioTrack, HostAudio
+from pairview.host.audio.voices import RELAY_SLOTS, RelayTrack
 from pairview.host.encoder import Codec
 from pairview.host.ice import SelectedPair, classify, local_networks, selected_pair
 from pairview.host.pipeline import VideoPipeline
 from pairview.host.playout import accepted_extension_id, add_extension, offer_playout_delay
 from pairview.host.track import EncodedVideoTrack
+from pairview.protocol.chat import (
+    CHAT_VERSION,
+    MAX_CHAT_MESSAGE_BYTES,
+    ChatHello,
+    ChatVersionError,
+    GuestChatMessage,
+    HostChatMessage,
+    guest_chat_adapter,
+)
 from pairview.protocol.control import (
     CONTROL_VERSION,
     MAX_CONTROL_MESSAGE_BYTES,
@@ -87,6 +104,24 @@ class PeerEvents(Protocol):
 
     def connection_lost(self, peer: GuestPeer, reason: str) -> None: ...
 
+    def chat_opened(self, peer: GuestPeer, send: Callable[[HostChatMessage], None]) -> None:
+        """Start chat with a guest whose chat hello carried this host's version."""
+
+    def chat_message(self, peer: GuestPeer, message: GuestChatMessage) -> None: ...
+
+    def chat_closed(self, peer: GuestPeer) -> None: ...
+
+    def file_channel(self, peer: GuestPeer, channel: RTCDataChannel) -> None:
+        """Take a data channel that the guest opened, for a file transfer."""
+
+    def audio_ready(
+        self, guest: PeerInfo, receiver: RTCRtpReceiver, slots: list[tuple[str, RelayTrack]]
+    ) -> None:
+        """Wire the guest's microphone `receiver` and the voice `slots` once the offer is made."""
+
+    def voice_received(self, peer: GuestPeer, track: MediaStreamTrack) -> None:
+        """Play the guest's decoded microphone track to the host."""
+
 
 class GuestPeer:
     """The host's peer connection to one guest."""
@@ -100,6 +135,8 @@ class GuestPeer:
         pipeline: VideoPipeline,
         send: SendSignal,
         events: PeerEvents,
+        host_audio: HostAudio | None = None,
+        max_file_size: int = 0,
     ) -> None:
         self.guest = guest
         self.connection_id = secrets.token_urlsafe(6)
@@ -110,11 +147,24 @@ class GuestPeer:
         self._pipeline = pipeline
         self._send = send
         self._events = events
-        self._pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
+        # NOTE: with aiortc 1.16's default "balanced" bundle policy, a second
+        # audio transceiver shares the first one's transport, and the answer's
+        # BUNDLE group then moves only the first: the others never start.
+        # "max-bundle" puts every transceiver on one transport from the start.
+        self._pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=self._ice_servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
         self._track: EncodedVideoTrack | None = None
         self._video_sender: RTCRtpSender | None = None
         self._control: RTCDataChannel | None = None
+        self._chat: RTCDataChannel | None = None
+        self._host_audio = host_audio
+        self._max_file_size = max_file_size
+        self._audio_track = EncodedAudioTrack()
+        self._relay_tracks = [RelayTrack() for _ in range(RELAY_SLOTS)]
+        self.audio_mid: str | None = None
         self._hello_received = False
+        self._chat_hello = False
         self._state = "new"
         self._remote_set = False
         self._pending_candidates: list[Candidate] = []
@@ -163,15 +213,36 @@ class GuestPeer:
         transceiver.setCodecPreferences(codecs)
         self._hook_sender(transceiver.sender)
 
+        # Audio: the host's sound and the guest's microphone share one
+        # transceiver; the others carry other guests' voices to this one.
+        if self._host_audio is not None:
+            self._host_audio.add_sink(self._audio_track.push)
+        audio = pc.addTransceiver(self._audio_track, direction="sendrecv")
+        audio.setCodecPreferences(_opus())
+        relays = [pc.addTransceiver(track, direction="sendonly") for track in self._relay_tracks]
+        for relay in relays:
+            relay.setCodecPreferences(_opus())
+        pc.on("track", self._on_track)
+        pc.on("datachannel", lambda channel: self._events.file_channel(self, channel))
+
         self._control = pc.createDataChannel("control")
         self._control.on("open", self._on_control_open)
         self._control.on("message", self._on_control_message)
         self._control.on("close", self._on_control_close)
+        self._chat = pc.createDataChannel("chat")
+        self._chat.on("open", self._on_chat_open)
+        self._chat.on("message", self._on_chat_message)
+        self._chat.on("close", self._on_chat_close)
 
         # aiortc gathers every candidate before setLocalDescription returns,
         # so the offer carries them all and the host sends no trickle.
         await pc.setLocalDescription(await pc.createOffer())
         self._video_sender = transceiver.sender
+        self.audio_mid = audio.mid
+        slots = [
+            (str(relay.mid), track) for relay, track in zip(relays, self._relay_tracks, strict=True)
+        ]
+        self._events.audio_ready(self.guest, audio.receiver, slots)
         await self._send(
             Offer(
                 type="offer",
@@ -230,6 +301,19 @@ class GuestPeer:
         with contextlib.suppress(Exception):
             self._control.send(message.model_dump_json())
 
+    def send_chat(self, message: HostChatMessage) -> None:
+        """Send a message on the chat channel if it is open; drop it otherwise."""
+        if self._chat is None or self._chat.readyState != "open":
+            return
+        with contextlib.suppress(Exception):
+            self._chat.send(message.model_dump_json())
+
+    def create_channel(self, label: str) -> RTCDataChannel:
+        """Open a data channel of this side's own, such as one for a file transfer."""
+        if self._closed:
+            raise RuntimeError(f"the connection to peer {self.guest.peer_id} is closed")
+        return self._pc.createDataChannel(label)
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -238,6 +322,11 @@ class GuestPeer:
             self._ping_task.cancel()
         if self._track is not None:
             self._track.stop()
+        if self._host_audio is not None:
+            self._host_audio.remove_sink(self._audio_track.push)
+        self._audio_track.stop()
+        for track in self._relay_tracks:
+            track.stop()
         await self._pc.close()
 
     def _mark_zero_playout_delay(self, sender: RTCRtpSender, extension_id: int) -> None:
@@ -254,6 +343,53 @@ class GuestPeer:
             await original(data)
 
         transport._send_rtp = send_rtp  # type: ignore[method-assign]
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "audio":
+            self._events.voice_received(self, track)
+
+    def _on_chat_open(self) -> None:
+        assert self._chat is not None
+        hello = ChatHello(version=CHAT_VERSION, max_file_size=self._max_file_size)
+        self._chat.send(hello.model_dump_json())
+
+    def _on_chat_message(self, data: str | bytes) -> None:
+        if isinstance(data, bytes) or len(data) > MAX_CHAT_MESSAGE_BYTES:
+            logger.warning(
+                "peer %s: ignoring a binary or oversized chat message", self.guest.peer_id
+            )
+            return
+        try:
+            message = guest_chat_adapter.validate_json(data)
+        except ValidationError as error:
+            logger.warning("peer %s: ignoring an %s", self.guest.peer_id, _problem(error, "chat"))
+            return
+        if isinstance(message, ChatHello):
+            if message.version != CHAT_VERSION:
+                logger.warning(
+                    "peer %s: guest page speaks chat version %d, this host %d",
+                    self.guest.peer_id,
+                    message.version,
+                    CHAT_VERSION,
+                )
+                self.send_chat(ChatVersionError(expected=CHAT_VERSION, received=message.version))
+                return
+            self._chat_hello = True
+            self._events.chat_opened(self, self.send_chat)
+        elif isinstance(message, ChatVersionError):
+            logger.warning(
+                "peer %s: guest page expected chat version %d, this host speaks %d",
+                self.guest.peer_id,
+                message.expected,
+                CHAT_VERSION,
+            )
+        elif self._chat_hello:
+            self._events.chat_message(self, message)
+
+    def _on_chat_close(self) -> None:
+        if self._chat_hello:
+            self._chat_hello = False
+            self._events.chat_closed(self)
 
     def _hook_sender(self, sender: RTCRtpSender) -> None:
         # NOTE: aiortc 1.16 has no public hook for keyframe requests (PLI and
@@ -368,12 +504,20 @@ class GuestPeer:
             self._events.control_closed(self)
 
 
-def _problem(error: ValidationError) -> str:
-    """Describe an invalid control message by its fields and errors, never by its values."""
+def _opus() -> list[Any]:
+    return [
+        codec
+        for codec in RTCRtpSender.getCapabilities("audio").codecs
+        if codec.mimeType.lower() == "audio/opus"
+    ]
+
+
+def _problem(error: ValidationError, channel: str = "control") -> str:
+    """Describe an invalid message by its fields and errors, never by its values."""
     problems = sorted(
         {
             f"{'.'.join(str(part) for part in item['loc']) or 'type'}: {item['type']}"
             for item in error.errors()
         }
     )
-    return f"invalid control message ({', '.join(problems)[:160]})"
+    return f"invalid {channel} message ({', '.join(problems)[:160]})"

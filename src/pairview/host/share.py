@@ -18,9 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiortc import RTCIceServer
+from aiortc import RTCDataChannel, RTCIceServer, RTCRtpReceiver
+from aiortc.mediastreams import MediaStreamTrack
 
+from pairview.host.audio.outgoing import HostAudio
+from pairview.host.audio.voices import GuestPlayback, RelayTrack, VoiceRelay, consume
 from pairview.host.bitrate import BitrateController
+from pairview.host.chat import HOST_ID, Chat
+from pairview.host.files import FileTransfers
 from pairview.host.ice import (
     PROBE_TIMEOUT,
     IcePlan,
@@ -34,6 +39,7 @@ from pairview.host.peer import GuestPeer
 from pairview.host.pipeline import PipelineConfig, VideoPipeline
 from pairview.host.remote import RemoteControl
 from pairview.host.signaling import JoinParams, SignalingClient, SignalingClosed
+from pairview.protocol.chat import GuestChatMessage, HostChatMessage
 from pairview.protocol.control import GuestMessage, HostMessage
 from pairview.protocol.signaling import (
     Answer,
@@ -106,6 +112,9 @@ class Share:
         output: ShareOutput,
         ssl_context: ssl.SSLContext | None = None,
         remote: RemoteControl | None = None,
+        chat: Chat | None = None,
+        files: FileTransfers | None = None,
+        host_audio: HostAudio | None = None,
     ) -> None:
         self._settings = settings
         self._ticket = ticket
@@ -113,6 +122,12 @@ class Share:
         self._output = output
         self._ssl = ssl_context
         self._remote = remote
+        self._chat = chat or Chat(output, settings.name)
+        self._chat.set_voice_mids(self._voice_mids)
+        self._files = files
+        self._host_audio = host_audio
+        self._relay = VoiceRelay(self._chat.send_rosters)
+        self._voices: dict[str, asyncio.Task[None]] = {}
         self._peers: dict[str, GuestPeer] = {}
         self._names: dict[str, str] = {}
         self._ice_servers: list[RTCIceServer] = []
@@ -181,10 +196,14 @@ class Share:
         if self._remote is not None:
             for peer_id in list(self._peers):
                 self._remote.remove_guest(peer_id)
+        if self._files is not None:
+            await self._files.close()
         await asyncio.gather(
             *(peer.close() for peer in self._peers.values()), return_exceptions=True
         )
         self._peers.clear()
+        for voice in self._voices.values():
+            voice.cancel()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -298,6 +317,11 @@ class Share:
         self._names[guest.peer_id] = guest.name
         if self._remote is not None:
             self._remote.add_guest(guest.peer_id, guest.name)
+        self._chat.add_guest(guest.peer_id, guest.name)
+        if self._files is not None:
+            self._files.add_guest(
+                guest.peer_id, guest.name, lambda: self._peers[guest.peer_id].create_channel("file")
+            )
         await self._connect(guest)
 
     async def _connect(self, guest: PeerInfo) -> None:
@@ -319,6 +343,8 @@ class Share:
             pipeline=self._pipeline,
             send=self._signaling.send,
             events=self,
+            host_audio=self._host_audio,
+            max_file_size=self._files.max_size if self._files is not None else 0,
         )
         self._peers[guest.peer_id] = peer
         self._last_negotiated[guest.peer_id] = time.monotonic()
@@ -379,6 +405,13 @@ class Share:
             self._remote.remove_guest(peer_id)
         self._lost_at.pop(peer_id, None)
         self._last_negotiated.pop(peer_id, None)
+        self._chat.remove_guest(peer_id)
+        if self._files is not None:
+            self._files.remove_guest(peer_id)
+        self._relay.remove_guest(peer_id)
+        voice = self._voices.pop(peer_id, None)
+        if voice is not None:
+            voice.cancel()
         if peer is not None:
             self._spawn(peer.close())
         if name is not None:
@@ -457,3 +490,52 @@ class Share:
         if target is not None:
             logger.info("video bitrate set to %d bit/s after guests' estimates", target)
             self._pipeline.set_bitrate(target)
+
+    def chat_opened(self, peer: GuestPeer, send: Callable[[HostChatMessage], None]) -> None:
+        if self._is_current(peer):
+            self._chat.channel_open(peer.guest.peer_id, send)
+
+    def chat_message(self, peer: GuestPeer, message: GuestChatMessage) -> None:
+        if self._is_current(peer):
+            self._chat.handle(peer.guest.peer_id, message)
+
+    def chat_closed(self, peer: GuestPeer) -> None:
+        if self._is_current(peer):
+            self._chat.channel_closed(peer.guest.peer_id)
+
+    def file_channel(self, peer: GuestPeer, channel: RTCDataChannel) -> None:
+        if self._files is not None and self._is_current(peer):
+            self._files.incoming_channel(peer.guest.peer_id, channel)
+        else:
+            channel.close()
+
+    def audio_ready(
+        self, guest: PeerInfo, receiver: RTCRtpReceiver, slots: list[tuple[str, RelayTrack]]
+    ) -> None:
+        self._relay.tap(guest.peer_id, receiver)
+        self._relay.add_guest(guest.peer_id, slots)
+        self._chat.send_rosters()
+
+    def voice_received(self, peer: GuestPeer, track: MediaStreamTrack) -> None:
+        if not self._is_current(peer):
+            return
+        guest = peer.guest
+        previous = self._voices.pop(guest.peer_id, None)
+        if previous is not None:
+            previous.cancel()
+        speaker = self._settings.speaker
+
+        def open_playback() -> GuestPlayback | None:
+            if speaker == "none":
+                return None
+            device = None if speaker == "default" else speaker
+            return GuestPlayback(f"{guest.name} (Pairview)", device)
+
+        self._voices[guest.peer_id] = asyncio.create_task(consume(track, open_playback))
+
+    def _voice_mids(self, listener: str) -> dict[str, str]:
+        mids = self._relay.mids(listener)
+        peer = self._peers.get(listener)
+        if peer is not None and peer.audio_mid is not None:
+            mids[HOST_ID] = peer.audio_mid
+        return mids

@@ -8,6 +8,7 @@
 // cannot restart ICE on the old one.
 
 import * as protocol from "./protocol.js";
+import { sendrecvAudioMid } from "./audio.js";
 
 const LOSS_TIMEOUT_MS = 2500;
 const WATCH_INTERVAL_MS = 500;
@@ -42,6 +43,9 @@ export class HostConnection extends EventTarget {
     this.lastPing = null;
     this.lostAt = null;
     this.lostAskedAt = 0;
+    this.chat = null;
+    this.microphone = null;
+    this.microphoneSender = null;
     this.watch = setInterval(() => this.watchConnection(), WATCH_INTERVAL_MS);
   }
 
@@ -109,6 +113,10 @@ export class HostConnection extends EventTarget {
     const connectionId = this.connectionId;
 
     pc.addEventListener("track", (event) => {
+      if (event.track.kind === "audio") {
+        this.emit("audio-track", { track: event.track, mid: event.transceiver.mid });
+        return;
+      }
       const stream = event.streams[0] ?? new MediaStream([event.track]);
       this.emit("stream", { stream });
     });
@@ -128,10 +136,22 @@ export class HostConnection extends EventTarget {
       }
     });
     pc.addEventListener("datachannel", (event) => {
-      if (event.channel.label === "control") this.attachControl(event.channel);
+      const label = event.channel.label;
+      if (label === "control") this.attachControl(event.channel);
+      else if (label === "chat") this.attachChat(event.channel);
+      else if (label === protocol.FILE_CHANNEL_LABEL) this.emit("file-channel", { channel: event.channel });
     });
 
     await pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
+    // The host's sound arrives, and this guest's microphone leaves, on one transceiver.
+    const mid = sendrecvAudioMid(message.sdp);
+    const audio = pc.getTransceivers().find((transceiver) => transceiver.mid === mid);
+    this.microphoneSender = null;
+    if (audio) {
+      audio.direction = "sendrecv";
+      this.microphoneSender = audio.sender;
+      if (this.microphone) await audio.sender.replaceTrack(this.microphone);
+    }
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
     this.signaling.send(protocol.answer(this.hostId, connectionId, pc.localDescription.sdp));
@@ -180,6 +200,41 @@ export class HostConnection extends EventTarget {
     });
   }
 
+  attachChat(channel) {
+    this.chat = channel;
+    channel.addEventListener("open", () => channel.send(JSON.stringify(protocol.chatHello())));
+    channel.addEventListener("message", (event) => {
+      const message = protocol.parseChatMessage(event.data);
+      if (message === null) return;
+      if (message.type === "hello") {
+        if (message.version !== protocol.CHAT_VERSION) {
+          this.emit("version-error", { host: message.version, page: protocol.CHAT_VERSION });
+        } else {
+          this.emit("chat-hello", message);
+        }
+      } else if (message.type === "version-error") {
+        this.emit("version-error", { host: message.expected, page: message.received });
+      } else {
+        this.emit(message.type, message);
+      }
+    });
+  }
+
+  /** Send a chat-channel message to the host; dropped while the channel is not open. */
+  sendChat(message) {
+    if (this.chat && this.chat.readyState === "open") {
+      this.chat.send(JSON.stringify(message));
+      return true;
+    }
+    return false;
+  }
+
+  /** Send this microphone track to the host, now and on every later connection. */
+  async setMicrophone(track) {
+    this.microphone = track;
+    if (this.microphoneSender) await this.microphoneSender.replaceTrack(track);
+  }
+
   /** Send a control-channel message to the host; dropped while the channel is not open. */
   sendControl(message) {
     if (this.control && this.control.readyState === "open") {
@@ -197,6 +252,8 @@ export class HostConnection extends EventTarget {
       this.emit("state", { state: "closed" });
     }
     this.control = null;
+    this.chat = null;
+    this.microphoneSender = null;
     this.connectionId = null;
     this.connectionType = null;
     this.lostAt = null;

@@ -175,3 +175,85 @@ export function controlRelease() {
 export function pong(sequence) {
   return { type: "pong", sequence };
 }
+
+// Chat channel messages, as pairview/protocol/chat.py defines them.
+
+export const CHAT_VERSION = 1;
+export const MAX_CHAT_TEXT = 4000;
+const CHAT_TYPES = new Set(["hello", "version-error", "chat", "chat-error", "roster"]);
+// C0 and C1 controls other than tab and line feed, and bidirectional overrides.
+// eslint-disable-next-line no-control-regex
+const FORBIDDEN_IN_CHAT = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+/** Return the problem with a chat text in plain words, or null when it may be sent. */
+export function chatProblem(text) {
+  const trimmed = text.trim();
+  if (trimmed.length === 0) return "Type a message first.";
+  const length = [...trimmed].length;
+  if (length > MAX_CHAT_TEXT) return `The message has ${length} characters; the limit is ${MAX_CHAT_TEXT}.`;
+  const found = FORBIDDEN_IN_CHAT.exec(trimmed);
+  if (found) return `The message contains the control character U+${found[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}, which chat does not allow.`;
+  return null;
+}
+
+export function chatHello() {
+  return { type: "hello", version: CHAT_VERSION };
+}
+
+export function chatSend(text) {
+  return { type: "chat-send", text: text.trim() };
+}
+
+/** Parse a chat-channel message from the host; null if it is not one this page knows. */
+export function parseChatMessage(text) {
+  return typeof text === "string" ? parseTyped(text, CHAT_TYPES) : null;
+}
+
+// File transfer messages, as pairview/protocol/transfer.py defines them.
+
+export const TRANSFER_VERSION = 1;
+export const FILE_CHANNEL_LABEL = "file";
+export const MAX_CHUNK = 64 * 1024;
+export const PROGRESS_INTERVAL = 1024 * 1024;
+export const WINDOW = 8 * 1024 * 1024;
+const TRANSFER_TYPES = new Set([
+  "file-offer", "file-accept", "file-decline", "file-progress", "file-end",
+  "file-complete", "file-cancel", "version-error",
+]);
+
+/** Parse a text message of a file channel; null if it is not one this page knows. */
+export function parseTransferMessage(text) {
+  return typeof text === "string" ? parseTyped(text, TRANSFER_TYPES) : null;
+}
+
+export function fileOffer({ id, name, size, mime, to }) {
+  return { type: "file-offer", version: TRANSFER_VERSION, id, name, size, mime, to };
+}
+
+export function fileAccept() {
+  return { type: "file-accept" };
+}
+
+export function fileDecline(reason) {
+  return { type: "file-decline", reason: reason.slice(0, 300) };
+}
+
+export function fileProgress(received) {
+  return { type: "file-progress", received };
+}
+
+export function fileEnd(sha256) {
+  return { type: "file-end", sha256 };
+}
+
+export function fileComplete() {
+  return { type: "file-complete" };
+}
+
+export function fileCancel(reason) {
+  return { type: "file-cancel", reason: reason.slice(0, 300) };
+}
+
+export function transferVersionError(received) {
+  return { type: "version-error", expected: TRANSFER_VERSION, received };
+}

@@ -5,6 +5,9 @@ import { Signaling } from "./signaling.js";
 import { HostConnection } from "./guest.js";
 import { RemoteInput } from "./control.js";
 import { CursorLayer } from "./cursors.js";
+import { ChatPanel } from "./chat.js";
+import { FileTransfers } from "./files.js";
+import { Voices } from "./audio.js";
 
 const NAME_KEY = "pairview.name";
 
@@ -24,6 +27,7 @@ const elements = {
   cursors: document.getElementById("cursors"),
   controlStatus: document.getElementById("control-status"),
   controlButton: document.getElementById("control-button"),
+  panel: document.getElementById("panel"),
 };
 
 const PROBLEMS = {
@@ -53,6 +57,7 @@ function showProblem(code, fallback) {
   elements.nameForm.hidden = true;
   elements.stage.hidden = true;
   elements.statusBar.hidden = true;
+  elements.panel.hidden = true;
   setState("error");
 }
 
@@ -162,6 +167,7 @@ async function main() {
 
   elements.stage.hidden = false;
   elements.statusBar.hidden = false;
+  elements.panel.hidden = false;
   setState("connecting");
   setStatus("Connecting to the server…", "warn");
 
@@ -169,6 +175,19 @@ async function main() {
   const host = new HostConnection(signaling, name);
   const input = new RemoteInput(elements.stage, elements.video, (message) => host.sendControl(message));
   const cursors = new CursorLayer(elements.cursors, elements.video);
+  const byId = (id) => document.getElementById(id);
+  const chat = new ChatPanel(
+    { list: byId("messages"), form: byId("chat-form"), input: byId("chat-input"), error: byId("chat-error") },
+    (message) => host.sendChat(message),
+  );
+  const files = new FileTransfers(
+    { list: byId("transfers"), input: byId("file-input"), target: byId("file-target"), drop: byId("drop-zone"), error: byId("file-error") },
+    () => host.pc,
+  );
+  const voices = new Voices(
+    { list: byId("participants"), micButton: byId("mic-button"), micStatus: byId("mic-status"), sounds: byId("sounds") },
+    host,
+  );
   let hostPeerId = null;
   let ended = false;
   let refreshTimer = null;
@@ -340,6 +359,16 @@ async function main() {
     showControl(detail);
   });
   host.addEventListener("cursors", ({ detail }) => cursors.update(detail));
+  host.addEventListener("chat-hello", ({ detail }) => files.setLimit(detail.max_file_size));
+  host.addEventListener("chat", ({ detail }) => chat.add(detail));
+  host.addEventListener("chat-error", ({ detail }) => chat.showError(detail.message));
+  host.addEventListener("roster", ({ detail }) => {
+    chat.selfId = detail.you;
+    files.setRoster(detail);
+    voices.setRoster(detail);
+  });
+  host.addEventListener("file-channel", ({ detail }) => files.incoming(detail.channel));
+  host.addEventListener("audio-track", ({ detail }) => voices.addTrack(detail.track, detail.mid));
   host.addEventListener("control-closed", () => {
     input.setGrants({ pointer: false, keyboard: false });
     cursors.clear();

@@ -1,0 +1,450 @@
+// File transfers in the page: one data channel per file, as
+// pairview/protocol/transfer.py describes. Sending reads the file in blocks
+// and keeps the channel's bufferedAmount low. Receiving keeps the chunks in
+// memory, checks size and SHA-256 at the end, then hands the file to the
+// browser's downloads.
+//
+// crypto.subtle hashes a whole buffer at once, natively and fast, so files
+// up to NATIVE_HASH_LIMIT are hashed so at the end. Larger files, and every
+// file on a page that is not a secure context (where crypto.subtle is
+// missing), are hashed chunk by chunk in JavaScript, which costs CPU time
+// while the transfer runs.
+
+import * as protocol from "./protocol.js";
+import { Sha256 } from "./sha256.js";
+
+const READ_BLOCK = 1024 * 1024;
+const HIGH_WATER = 1024 * 1024;
+const LOW_WATER = 256 * 1024;
+const CLOSE_DELAY_MS = 1000;
+const NATIVE_HASH_LIMIT = 256 * 1024 * 1024;
+
+function hashesNatively(size) {
+  return Boolean(globalThis.crypto?.subtle) && size <= NATIVE_HASH_LIMIT;
+}
+
+/** Return the SHA-256 of a Blob (or File) as hexadecimal digits, with crypto.subtle. */
+async function nativeSha256(blob) {
+  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** Format a byte count as "20.0 MB", in decimal units as file managers show. */
+export function formatSize(size) {
+  const units = ["bytes", "kB", "MB", "GB", "TB"];
+  let value = size;
+  for (const unit of units) {
+    if (value < 1000 || unit === "TB") return unit === "bytes" ? `${value} bytes` : `${value.toFixed(1)} ${unit}`;
+    value /= 1000;
+  }
+  return `${size} bytes`;
+}
+
+function randomId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** One transfer's entry in the list: a line of text, a progress bar and buttons. */
+class TransferView {
+  constructor(list, title) {
+    this.item = document.createElement("li");
+    this.item.className = "transfer";
+    this.title = document.createElement("div");
+    this.title.className = "transfer-title";
+    this.title.textContent = title;
+    this.bar = document.createElement("progress");
+    this.bar.max = 1;
+    this.bar.value = 0;
+    this.status = document.createElement("div");
+    this.status.className = "transfer-status";
+    this.buttons = document.createElement("div");
+    this.buttons.className = "transfer-buttons";
+    this.item.append(this.title, this.bar, this.status, this.buttons);
+    list.prepend(this.item);
+  }
+
+  setState(state, text) {
+    this.item.dataset.state = state;
+    this.status.textContent = text;
+  }
+
+  setProgress(done, total) {
+    this.bar.max = Math.max(total, 1);
+    this.bar.value = total === 0 ? 1 : done;
+    this.item.dataset.progress = String(done);
+  }
+
+  button(label, action, onClick) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = label;
+    button.dataset.action = action;
+    button.addEventListener("click", onClick);
+    this.buttons.append(button);
+    return button;
+  }
+
+  clearButtons() {
+    this.buttons.replaceChildren();
+  }
+}
+
+class Transfer {
+  constructor(channel, view) {
+    this.channel = channel;
+    this.view = view;
+    this.finished = false;
+    channel.binaryType = "arraybuffer";
+  }
+
+  sendMessage(message) {
+    if (this.channel.readyState !== "open") return false;
+    this.channel.send(JSON.stringify(message));
+    return true;
+  }
+
+  finish(state, text) {
+    if (this.finished) return;
+    this.finished = true;
+    this.view.setState(state, text);
+    this.view.clearButtons();
+    setTimeout(() => this.channel.close(), CLOSE_DELAY_MS);
+  }
+
+  cancel(reason) {
+    if (this.finished) return;
+    this.sendMessage(protocol.fileCancel(reason));
+    this.finish("cancelled", "Cancelled.");
+    this.onCancelled();
+  }
+
+  onCancelled() {}
+}
+
+class OutgoingTransfer extends Transfer {
+  constructor(channel, view, file, offer) {
+    super(channel, view);
+    this.file = file;
+    this.offer = offer;
+    this.state = "offered";
+    this.sent = 0;
+    this.acknowledged = 0;
+    this.wakeUp = null;
+    channel.bufferedAmountLowThreshold = LOW_WATER;
+    channel.addEventListener("open", () => {
+      this.sendMessage(offer);
+      view.setState("offered", `Waiting for ${this.receiverName} to accept…`);
+    });
+    channel.addEventListener("message", (event) => this.receive(event.data));
+    channel.addEventListener("close", () => {
+      if (!this.finished) this.finish("cancelled", "Stopped: the connection closed.");
+      this.wake();
+    });
+    channel.addEventListener("bufferedamountlow", () => this.wake());
+    view.button("Cancel", "cancel", () => this.cancel("The sender cancelled."));
+  }
+
+  wake() {
+    const resolve = this.wakeUp;
+    this.wakeUp = null;
+    if (resolve) resolve();
+  }
+
+  sleep() {
+    return new Promise((resolve) => { this.wakeUp = resolve; });
+  }
+
+  receive(data) {
+    const message = protocol.parseTransferMessage(data);
+    if (message === null || this.finished) return;
+    switch (message.type) {
+      case "file-accept":
+        if (this.state !== "offered") return;
+        this.state = "transferring";
+        this.view.setState("transferring", "Sending…");
+        this.pump().catch((error) => this.cancel(`The file could not be read: ${error.message}`));
+        break;
+      case "file-decline":
+        this.finish("declined", `Declined: ${message.reason || "no reason given"}`);
+        break;
+      case "file-progress":
+        if (message.received < this.acknowledged || message.received > this.sent) {
+          this.cancel("The receiver acknowledged bytes it cannot have.");
+          return;
+        }
+        this.acknowledged = message.received;
+        this.view.setProgress(this.acknowledged, this.file.size);
+        this.wake();
+        break;
+      case "file-complete":
+        this.view.setProgress(this.file.size, this.file.size);
+        this.finish("complete", `Sent ${formatSize(this.file.size)}; the receiver checked its SHA-256.`);
+        break;
+      case "file-cancel":
+        this.finish("cancelled", `Cancelled by the receiver: ${message.reason || "no reason given"}`);
+        this.wake();
+        break;
+      case "version-error":
+        this.finish("failed", "The receiver speaks another version of file transfer. Reload the page.");
+        break;
+      default:
+        break;
+    }
+  }
+
+  async pump() {
+    const hash = hashesNatively(this.file.size) ? null : new Sha256();
+    const size = this.file.size;
+    while (this.sent < size && !this.finished) {
+      if (this.sent - this.acknowledged >= protocol.WINDOW) {
+        await this.sleep();
+        continue;
+      }
+      const block = new Uint8Array(await this.file.slice(this.sent, this.sent + READ_BLOCK).arrayBuffer());
+      if (block.length === 0) throw new Error("the file became shorter while it was sent");
+      for (let start = 0; start < block.length && !this.finished; start += protocol.MAX_CHUNK) {
+        const chunk = block.subarray(start, start + protocol.MAX_CHUNK);
+        if (hash) hash.update(chunk);
+        this.channel.send(chunk);
+        this.sent += chunk.length;
+      }
+      while (!this.finished && this.channel.bufferedAmount > HIGH_WATER) await this.sleep();
+    }
+    if (!this.finished) {
+      const digest = hash ? hash.hex() : await nativeSha256(this.file);
+      if (this.finished) return;
+      this.sendMessage(protocol.fileEnd(digest));
+      this.view.setState("ended", "Sent; waiting for the receiver to check it…");
+    }
+  }
+}
+
+class IncomingTransfer extends Transfer {
+  constructor(channel, view, offer, senderName) {
+    super(channel, view);
+    this.offer = offer;
+    this.state = "offered";
+    this.received = 0;
+    this.reported = 0;
+    this.parts = [];
+    this.hash = hashesNatively(offer.size) ? null : new Sha256();
+    view.setState("offered", `${senderName} sends you ${formatSize(offer.size)}.`);
+    view.button("Accept", "accept", () => this.accept());
+    view.button("Decline", "decline", () => {
+      this.sendMessage(protocol.fileDecline("The guest declined the file."));
+      this.finish("declined", "Declined.");
+    });
+    channel.addEventListener("message", (event) => this.receive(event.data));
+    channel.addEventListener("close", () => {
+      if (!this.finished) this.fail("cancelled", "Stopped: the connection closed.");
+    });
+  }
+
+  accept() {
+    if (this.state !== "offered" || this.finished) return;
+    this.state = "transferring";
+    this.sendMessage(protocol.fileAccept());
+    this.view.clearButtons();
+    this.view.button("Cancel", "cancel", () => this.cancel("The receiver cancelled."));
+    this.view.setState("transferring", "Receiving…");
+  }
+
+  fail(state, text) {
+    this.parts = [];
+    this.finish(state, text);
+  }
+
+  receive(data) {
+    if (this.finished) return;
+    if (typeof data !== "string") {
+      this.receiveData(new Uint8Array(data));
+      return;
+    }
+    const message = protocol.parseTransferMessage(data);
+    if (message === null) {
+      this.reject("The sender sent a message this page does not know.");
+    } else if (message.type === "file-end" && this.state === "transferring") {
+      this.state = "checking";
+      this.end(message.sha256).catch((error) => this.reject(`The file could not be checked: ${error.message}`));
+    } else if (message.type === "file-cancel") {
+      this.fail("cancelled", `Cancelled by the sender: ${message.reason || "no reason given"}`);
+    } else {
+      this.reject(`The sender sent ${message.type} at the wrong time.`);
+    }
+  }
+
+  reject(reason) {
+    this.sendMessage(protocol.fileCancel(reason));
+    this.fail("failed", reason);
+  }
+
+  receiveData(chunk) {
+    if (this.state !== "transferring") {
+      this.reject("The sender sent data before the file was accepted.");
+      return;
+    }
+    if (chunk.length === 0 || chunk.length > protocol.MAX_CHUNK || this.received + chunk.length > this.offer.size) {
+      this.reject("The sender sent more than it offered.");
+      return;
+    }
+    this.parts.push(chunk);
+    if (this.hash) this.hash.update(chunk);
+    this.received += chunk.length;
+    if (this.received - this.reported >= protocol.PROGRESS_INTERVAL || this.received === this.offer.size) {
+      this.reported = this.received;
+      this.sendMessage(protocol.fileProgress(this.received));
+      this.view.setProgress(this.received, this.offer.size);
+    }
+  }
+
+  async end(sha256) {
+    if (this.received !== this.offer.size) {
+      this.reject(`The file ended after ${this.received} of ${this.offer.size} bytes.`);
+      return;
+    }
+    const blob = new Blob(this.parts, { type: this.offer.mime || "application/octet-stream" });
+    this.parts = [];
+    const digest = this.hash ? this.hash.hex() : await nativeSha256(blob);
+    if (this.finished) return;
+    if (digest !== sha256) {
+      this.reject("The SHA-256 of the received bytes does not match.");
+      return;
+    }
+    this.sendMessage(protocol.fileComplete());
+    this.view.setProgress(this.offer.size, this.offer.size);
+    this.finish("complete", `Received ${formatSize(this.offer.size)}; SHA-256 verified.`);
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = this.offer.name;
+    link.textContent = "Save again";
+    link.className = "transfer-save";
+    this.view.buttons.append(link);
+    link.click();
+  }
+}
+
+export class FileTransfers {
+  /**
+   * @param {{list: HTMLElement, input: HTMLInputElement, target: HTMLSelectElement, drop: HTMLElement, error: HTMLElement}} elements
+   * @param {() => RTCPeerConnection | null} connection  the current connection to the host
+   */
+  constructor(elements, connection) {
+    this.elements = elements;
+    this.connection = connection;
+    this.maxFileSize = Infinity;
+    this.participants = [];
+    this.selfId = null;
+    this.transfers = new Set();
+    elements.input.addEventListener("change", () => {
+      this.sendFiles([...elements.input.files]);
+      elements.input.value = "";
+    });
+    for (const type of ["dragenter", "dragover"]) {
+      elements.drop.addEventListener(type, (event) => {
+        event.preventDefault();
+        elements.drop.dataset.over = "yes";
+      });
+    }
+    elements.drop.addEventListener("dragleave", () => { elements.drop.dataset.over = ""; });
+    elements.drop.addEventListener("drop", (event) => {
+      event.preventDefault();
+      elements.drop.dataset.over = "";
+      this.sendFiles([...event.dataTransfer.files]);
+    });
+  }
+
+  setLimit(maxFileSize) {
+    this.maxFileSize = maxFileSize > 0 ? maxFileSize : Infinity;
+  }
+
+  /** Offer the others in the room as targets, and everyone at once. */
+  setRoster(roster) {
+    this.selfId = roster.you;
+    this.participants = roster.participants.filter((participant) => participant.id !== roster.you);
+    const select = this.elements.target;
+    const chosen = select.value;
+    const options = [["all", "Everyone"], ...this.participants.map((p) => [p.id, p.role === "host" ? `${p.name} (host)` : p.name])];
+    select.replaceChildren(...options.map(([value, label]) => {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = label;
+      return option;
+    }));
+    if (options.some(([value]) => value === chosen)) select.value = chosen;
+  }
+
+  showError(text) {
+    this.elements.error.textContent = text;
+    this.elements.error.hidden = text === "";
+  }
+
+  /** Send each file to the chosen participant, or to every other participant. */
+  sendFiles(files) {
+    this.showError("");
+    const target = this.elements.target.value || "all";
+    const receivers = target === "all" ? this.participants : this.participants.filter((p) => p.id === target);
+    if (receivers.length === 0) {
+      this.showError("Nobody else is in the room to send a file to.");
+      return;
+    }
+    for (const file of files) {
+      if (file.size > this.maxFileSize) {
+        this.showError(`${file.name} is ${formatSize(file.size)}; this room takes files up to ${formatSize(this.maxFileSize)}.`);
+        continue;
+      }
+      for (const receiver of receivers) this.sendFile(file, receiver);
+    }
+  }
+
+  sendFile(file, receiver) {
+    const pc = this.connection();
+    if (pc === null) {
+      this.showError("Not connected to the host; the file was not sent.");
+      return;
+    }
+    const to = receiver.role === "host" ? "host" : receiver.id;
+    const offer = protocol.fileOffer({ id: randomId(), name: file.name, size: file.size, mime: file.type, to });
+    const channel = pc.createDataChannel(protocol.FILE_CHANNEL_LABEL);
+    const view = new TransferView(this.elements.list, `${file.name} to ${receiver.name}`);
+    view.item.dataset.direction = "out";
+    view.item.dataset.name = file.name;
+    const transfer = new OutgoingTransfer(channel, view, file, offer);
+    transfer.receiverName = receiver.name;
+    view.setState("opening", "Connecting…");
+    this.track(transfer);
+  }
+
+  /** Take a file channel that the host opened; its first message is the offer. */
+  incoming(channel) {
+    channel.binaryType = "arraybuffer";
+    channel.addEventListener("message", (event) => {
+      const offer = protocol.parseTransferMessage(event.data);
+      if (offer === null || offer.type !== "file-offer") {
+        channel.close();
+        return;
+      }
+      if (offer.version !== protocol.TRANSFER_VERSION) {
+        channel.send(JSON.stringify(protocol.transferVersionError(offer.version)));
+        setTimeout(() => channel.close(), CLOSE_DELAY_MS);
+        this.showError("Someone sent a file with another version of Pairview. Reload the page.");
+        return;
+      }
+      const sender = offer.sender?.name ?? "Someone";
+      const view = new TransferView(this.elements.list, `${offer.name} from ${sender}`);
+      view.item.dataset.direction = "in";
+      view.item.dataset.name = offer.name;
+      const transfer = new IncomingTransfer(channel, view, offer, sender);
+      if (offer.size > this.maxFileSize) {
+        transfer.sendMessage(protocol.fileDecline("The file is larger than this room allows."));
+        transfer.finish("declined", "Declined: larger than this room allows.");
+      }
+      this.track(transfer);
+    }, { once: true });
+  }
+
+  track(transfer) {
+    this.transfers.add(transfer);
+    transfer.channel.addEventListener("close", () => this.transfers.delete(transfer));
+  }
+}
