@@ -124,10 +124,14 @@ class Guest:
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            self.spawn(self.count_frames(track, connection_id))
+            if track.kind == "video":
+                self.spawn(self.count_frames(track, connection_id))
 
         @pc.on("datachannel")
         def on_datachannel(channel: RTCDataChannel) -> None:
+            if channel.label != "control":
+                return
+
             def on_message(data: str | bytes) -> None:
                 if pc is not self.pc or isinstance(data, bytes):
                     return
