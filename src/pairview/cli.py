@@ -278,7 +278,18 @@ def build_parser() -> argparse.ArgumentParser:
     list_users = admin_commands.add_parser(
         "list-users", help="list every account", description="List every account, oldest first."
     )
-    for command in (create_user, list_users):
+    delete_user = admin_commands.add_parser(
+        "delete-user",
+        help="delete an account and its personal data",
+        description="Delete an account with its contacts, invitations, sign-ins and addresses "
+        "in other people's contact lists; its usage events stay, no longer naming it. The "
+        "audit log records the deletion. Backups still hold the account until they expire.",
+    )
+    delete_user.add_argument("account", help="the account's id or email address")
+    delete_user.add_argument(
+        "--yes", action="store_true", help="delete without asking for confirmation"
+    )
+    for command in (create_user, list_users, delete_user):
         command.add_argument(
             "--database-url", help="SQLAlchemy URL (default: SQLite in --data-dir)"
         )
