@@ -16,8 +16,10 @@ import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pairview import __version__
@@ -240,3 +242,36 @@ class RequestTimer:
                 ("status", f"{status // 100}xx"),
             )
             self.metrics.http_latency.observe(labels, time.perf_counter() - started)
+
+
+def metrics_listener_app(main_app: Any) -> ASGIApp:
+    """Return the application of the separate metrics listener: `/metrics` and nothing else.
+
+    It reads the state of `main_app`, the running Pairview application, and
+    asks for the metrics token only when one is set.
+    """
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        response: Response
+        state = getattr(main_app.state, "pairview", None)
+        token = state.settings.metrics_token if state is not None else None
+        if request.url.path != "/metrics" or request.method not in ("GET", "HEAD"):
+            response = PlainTextResponse("Not found\n", status_code=404)
+        elif state is None or state.metrics is None:
+            response = PlainTextResponse("The server is starting\n", status_code=503)
+        elif token is not None and not bearer_matches(
+            request.headers.get("authorization"), token.get_secret_value()
+        ):
+            response = PlainTextResponse(
+                "The metrics need the metrics token as a Bearer token.\n",
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        else:
+            response = Response(state.metrics.render(state), media_type=CONTENT_TYPE)
+        await response(scope, receive, send)
+
+    return app
