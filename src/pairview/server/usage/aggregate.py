@@ -151,7 +151,7 @@ async def _count_rooms(
         )
         .group_by(UsageEvent.room_ref)
     )
-    participants = dict((await db.execute(joined)).tuples().all())
+    participants: dict[str | None, int] = {ref: n for ref, n in await db.execute(joined)}
     for ref, day in first_day.items():
         counter[day, Measure.PARTICIPANTS, str(participants.get(ref, 0))] += 1
 
