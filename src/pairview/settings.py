@@ -388,7 +388,9 @@ def _describe_error(settings_cls: type[BaseSettings], error: ErrorDetails) -> st
     where = f"{flag} / {prefix}{field.upper()}"
     detail = ".".join(location[1:])
     value = error.get("input")
-    shown = "" if isinstance(value, dict) else f" {value!r}:"
+    field_info = settings_cls.model_fields.get(field)
+    secret = field_info is not None and "SecretStr" in str(field_info.annotation)
+    shown = "" if isinstance(value, dict) or secret else f" {value!r}:"
     suffix = f" (at {detail})" if detail else ""
     # pydantic prefixes the text of a ValueError raised by a validator with "Value error, ".
     message = error["msg"].removeprefix("Value error, ")
