@@ -114,7 +114,7 @@ def _list_users(settings: ServerSettings) -> int:
 
 
 def confirm(question: str, assume_yes: bool) -> None:
-    """Ask `question` at the terminal, or raise PairviewError unless the answer is yes."""
+    """Ask `question` at the terminal, and raise PairviewError unless the user types yes."""
     if assume_yes:
         return
     if not sys.stdin.isatty():

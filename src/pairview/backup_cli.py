@@ -73,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
         backup_retention=args.backup_retention,
     )
     if args.backup_command == "create":
-        made, pruned = asyncio.run(operations.create_backup(settings))
-        print(f"Created {made.path} ({made.size} bytes).")
+        created, pruned = asyncio.run(operations.create_backup(settings))
+        print(f"Created {created.path} ({created.size} bytes).")
         _print_pruned(pruned)
     elif args.backup_command == "list":
         _list(settings)

@@ -1,4 +1,4 @@
-"""A local webhook receiver for tests: answers each POST with a scripted status and delay."""
+"""A local webhook receiver for tests: it responds to each POST with a scripted status and delay."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the host app tells the server about itself when it joins: its version and OS."""
+"""The description of itself that the host app sends with its join: its version and OS."""
 
 from __future__ import annotations
 

@@ -134,6 +134,7 @@ async def start_server(settings: ServerSettings, access_log: bool = True) -> Run
     tls = plan_tls(settings)
     sock = bind_socket(settings.host, settings.port)
     port = int(sock.getsockname()[1])
+
     app = create_app(settings, tls=tls is not None)
     config = uvicorn.Config(
         app,
@@ -155,6 +156,7 @@ async def start_server(settings: ServerSettings, access_log: bool = True) -> Run
     await _wait_started(server, task)
     base = public_base_url(settings, port, tls)
     running = RunningServer(server, task, settings.host, port, tls, base)
+
     if settings.metrics_port is not None:
         try:
             await _start_metrics(running, app, settings.metrics_host, settings.metrics_port)

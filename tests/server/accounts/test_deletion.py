@@ -153,7 +153,7 @@ async def test_deletion_leaves_no_address_or_name(
 
     after = await text_values(database_url)
     assert personal(after, HOST, NAME, "Hannah") == []
-    # The id is a random string; only the audit log still holds it, as the
+    # The id is a random string; only the audit log still contains it, as the
     # record of what administrators did.
     assert {table for table, _, value in after if hannah in value} <= {"audit_log"}
     assert len(await fetch(database_url, "SELECT id FROM usage_events")) == count

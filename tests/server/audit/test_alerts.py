@@ -94,7 +94,7 @@ async def test_failed_alert_is_retried(
     accounts_server: RunningServer,
 ) -> None:
     await admin_account(client, mailbox, database_url)
-    # An error, then no answer within the timeout, then success.
+    # An error, then no response within the timeout, then success.
     webhook.script = [(503, 0.0), (204, TIMEOUT * 3)]
 
     assert (await sign_in(client, "admin@example.org", PASSWORD)).status_code == 200

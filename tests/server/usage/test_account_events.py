@@ -138,7 +138,7 @@ async def test_every_event_kind_is_recorded(
     assert recorded["room-created"] == 2
     assert recorded["sign-up"] == 2
 
-    # No event holds an address or a name.
+    # No event contains an address or a name.
     stored = str((await all_rows(database_url))["usage_events"])
     for personal in (HOST, FRIEND, "someone@example.org", "Hannah", "Fred", "127.0.0.1"):
         assert personal not in stored

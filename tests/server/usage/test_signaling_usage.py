@@ -106,7 +106,7 @@ async def test_room_lifecycle_events(
         ("host", "Unknown", None): 1,
     }
 
-    # Participants are told apart by a keyed hash of their names, never the name.
+    # Participants are distinguished by a keyed hash of their names, never the name.
     keys = UsageKeys(load_or_create_secret_key(tmp_path / "data"))
     joined = [row for row in rows if row["kind"] == "participant-joined"]
     assert [row["participant_ref"] for row in joined] == [

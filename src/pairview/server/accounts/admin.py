@@ -70,14 +70,16 @@ async def list_users(settings: ServerSettings) -> list[tuple[str, str, str, str]
     return [(u.id, u.email or "-", u.display_name, u.role) for u in users]
 
 
-async def find_user(settings: ServerSettings, who: str) -> tuple[str, str, str]:
-    """Return (id, email, display name) of the account with id or email `who`."""
+async def find_user(settings: ServerSettings, account: str) -> tuple[str, str, str]:
+    """Return (id, email, display name) of the account whose id or email is `account`."""
     async with account_service(settings) as service, service.sessions() as session:
         user = (
-            await session.execute(select(User).where(or_(User.id == who, User.email == who)))
+            await session.execute(
+                select(User).where(or_(User.id == account, User.email == account))
+            )
         ).scalar_one_or_none()
     if user is None:
-        raise NotFound(f"No account with id or email {who!r}.")
+        raise NotFound(f"No account with id or email {account!r}.")
     return user.id, user.email or "-", user.display_name
 
 

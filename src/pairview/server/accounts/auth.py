@@ -168,7 +168,10 @@ async def admin_principal(
     principal: Annotated[Principal, Depends(current_principal)],
     accounts: AccountsDep,
 ) -> Principal:
-    """The signed-in administrator; every route that depends on it is an audited admin route."""
+    """Return the signed-in administrator, after logging the request.
+
+    Every route that depends on this is an audited admin route.
+    """
     await audit_admin_request(request, principal, accounts)
     return principal
 
@@ -178,7 +181,7 @@ async def admin_page_principal(
     caller: Annotated[Caller | None, Depends(optional_caller)],
     accounts: AccountsDep,
 ) -> Principal:
-    """The administrator viewing an admin page; a visitor not signed in goes to sign in."""
+    """Return the administrator viewing an admin page; send a visitor not signed in to sign in."""
     if caller is None:
         raise HTTPException(status.HTTP_303_SEE_OTHER, "Sign in first.", {"Location": "/sign-in"})
     await audit_admin_request(request, caller.principal, accounts)

@@ -1,7 +1,7 @@
 """Alerts on administrator sign-ins: a JSON POST to a webhook, sent in the background.
 
 Each alert is retried with exponential backoff when the webhook does not
-answer with a 2xx status within the timeout. Alerts wait in a bounded
+respond with a 2xx status within the timeout. Alerts wait in a bounded
 queue, so a webhook that is down never holds up a sign-in.
 """
 

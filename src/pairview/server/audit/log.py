@@ -1,10 +1,10 @@
 """Writing and reading the audit log of administrator access.
 
 Entries are written in the transaction of what they record (a sign-in)
-or before the request they record runs, so an administrator's action
-without its entry cannot happen: if the entry cannot be written, the
-request fails. Entries older than the audit retention are deleted by the
-retention job, through the one path the database triggers let through.
+or before the request they record runs. If the entry cannot be written,
+the sign-in or request fails, so none happens without its entry.
+Entries older than the audit retention are deleted by the retention job,
+through the one path the database triggers let through.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class AuditLog:
         """Delete entries older than `before`; return how many were deleted.
 
         The permit row lets the triggers pass these deletes, and exists only
-        inside this transaction, so no other connection ever sees it.
+        inside this transaction, so no other connection can read it.
         """
         async with self._sessions.begin() as db:
             db.add(AuditPurgePermit(purge_before=before))

@@ -25,7 +25,7 @@ class AuditEntry(Base):
     """An administrator's sign-in or request, or a signed-in user's denied admin request.
 
     `actor_id` has no foreign key, so that entries outlive the account;
-    the log holds no email address or display name.
+    the log contains no email address or display name.
     """
 
     __tablename__ = "audit_log"

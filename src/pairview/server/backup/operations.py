@@ -64,9 +64,9 @@ def _create(settings: ServerSettings, now: datetime) -> BackupFile:
         finish_file(temporary, final)
     finally:
         temporary.unlink(missing_ok=True)
-    made = next(b for b in store.backups() if b.path == final)
-    logger.info("backup %s created", made.name)
-    return made
+    created = next(b for b in store.backups() if b.path == final)
+    logger.info("backup %s created", created.name)
+    return created
 
 
 async def create_backup(
@@ -74,9 +74,9 @@ async def create_backup(
 ) -> tuple[BackupFile, list[BackupFile]]:
     """Back up the database, then prune expired backups; return the new one and the pruned."""
     now = now or datetime.now(UTC)
-    made = await asyncio.to_thread(_create, settings, now)
+    created = await asyncio.to_thread(_create, settings, now)
     pruned = await prune_backups(settings, now)
-    return made, pruned
+    return created, pruned
 
 
 async def list_backups(settings: ServerSettings) -> list[BackupInfo]:

@@ -45,7 +45,10 @@ $$;
 
 @dataclass(frozen=True, slots=True)
 class Database:
-    """Where a PostgreSQL database is, as libpq environment variables (no password in argv)."""
+    """The location and login of a PostgreSQL database.
+
+    The tools get them as libpq environment variables, so no password appears in argv.
+    """
 
     host: str | None
     port: int | None
@@ -93,7 +96,9 @@ def _tool(name: str) -> str:
     return path
 
 
-def _run(argv: list[str], database: Database, stdin: bytes | None = None, what: str = "") -> bytes:
+def _run(
+    argv: list[str], database: Database, stdin: bytes | None = None, operation: str = ""
+) -> bytes:
     try:
         result = subprocess.run(
             argv,
@@ -104,10 +109,10 @@ def _run(argv: list[str], database: Database, stdin: bytes | None = None, what: 
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise BackupError(f"{what or argv[0]} did not finish within {TIMEOUT:g} s.") from None
+        raise BackupError(f"{operation or argv[0]} timed out after {TIMEOUT:g} s.") from None
     if result.returncode != 0:
         detail = result.stderr.decode(errors="replace").strip().splitlines()
-        raise BackupError(f"{what or argv[0]} failed: {' '.join(detail[-3:]) or 'no output'}")
+        raise BackupError(f"{operation or argv[0]} failed: {' '.join(detail[-3:]) or 'no output'}")
     return result.stdout
 
 
@@ -124,7 +129,7 @@ def tool_major(name: str) -> int:
 
 def server_major(database: Database) -> int:
     query = [_tool("psql"), "-X", "-A", "-t", "-c", "SHOW server_version_num"]
-    number = _run(query, database, what="asking the PostgreSQL server for its version")
+    number = _run(query, database, operation="asking the PostgreSQL server for its version")
     return int(number.decode().strip()) // 10000
 
 
@@ -142,7 +147,7 @@ def check_versions(database: Database, tools: tuple[str, ...]) -> None:
 
 def current_revision(database: Database) -> str | None:
     query = [_tool("psql"), "-X", "-A", "-t", "-c", "SELECT version_num FROM alembic_version"]
-    output = _run(query, database, what="reading the schema revision").decode().strip()
+    output = _run(query, database, operation="reading the schema revision").decode().strip()
     return output or None
 
 
@@ -156,13 +161,15 @@ def create(database: Database, target: str) -> None:
         "--no-privileges",
         f"--file={target}",
     ]
-    _run(argv, database, what="pg_dump")
+    _run(argv, database, operation="pg_dump")
 
 
 def revision(dump: str) -> str | None:
     """Return the schema revision stored in a dump."""
     argv = [_tool("pg_restore"), "--data-only", "--table=alembic_version", "--file=-", dump]
-    output = _run(argv, Database(None, None, None, None, "-"), what="reading the backup").decode()
+    output = _run(
+        argv, Database(None, None, None, None, "-"), operation="reading the backup"
+    ).decode()
     match = re.search(r"COPY \S*alembic_version \(version_num\) FROM stdin;\n([^\n\\]+)\n", output)
     return match.group(1) if match else None
 
@@ -173,7 +180,7 @@ def restore(dump: str, database: Database) -> None:
     script = _run(
         [_tool("pg_restore"), "--no-owner", "--no-privileges", "--file=-", dump],
         database,
-        what="reading the backup",
+        operation="reading the backup",
     )
     argv = [_tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"]
-    _run(argv, database, DROP_EVERYTHING.encode() + script, what="restoring with psql")
+    _run(argv, database, DROP_EVERYTHING.encode() + script, operation="restoring with psql")

@@ -1,4 +1,4 @@
-"""Which schema revisions this version of Pairview can restore: its own and older ones."""
+"""The schema revisions this version of Pairview can restore: its own and older ones."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ def known_revisions() -> list[str]:
 
 
 def check_restorable(revision: str | None, name: str) -> None:
-    """Raise BackupError unless a backup's schema is one this code knows."""
+    """Raise BackupError unless a backup's schema revision is one this code ships."""
     known = known_revisions()
     if revision is None:
         raise BackupError(
-            f"Backup {name} holds no Pairview schema revision; it cannot be restored."
+            f"Backup {name} has no Pairview schema revision (no alembic_version row); "
+            "it cannot be restored."
         )
     if revision not in known:
         raise BackupError(

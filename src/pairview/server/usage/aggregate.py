@@ -1,10 +1,10 @@
 """Daily counts of usage: computed from raw events, and kept after the events are deleted.
 
 Every chart of the dashboard is drawn from (day, measure, value, count)
-rows. For recent days they are computed from raw events when asked; the
-retention job stores them in `usage_daily` for days older than the usage
-retention and deletes those days' raw events, in one transaction. Days
-are UTC days.
+rows, for UTC days. For recent days they are computed from raw events
+when requested. For days older than the usage retention, the retention
+job stores them in `usage_daily` and deletes those days' raw events, in
+one transaction.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def day_start(day: date) -> datetime:
 def utc_hour(db: AsyncSession, column: Any) -> ColumnElement[str]:
     """Return an SQL expression for the UTC hour of a timestamp, as "YYYY-MM-DD HH".
 
-    The formats are literal SQL, not bound parameters, so that PostgreSQL
-    sees the same expression in SELECT and GROUP BY.
+    The formats are literal SQL, not bound parameters, because PostgreSQL
+    matches a GROUP BY expression with the SELECT one by its text.
     """
     if db.get_bind().dialect.name == "sqlite":
         # SQLite keeps these timestamps as UTC text.

@@ -37,7 +37,7 @@ class InvitationChannel(StrEnum):
 
 
 class PresenterChange(StrEnum):
-    """How a host joining a room relates to the room's previous presenter."""
+    """The relation of a host joining a room to the room's previous presenter."""
 
     FIRST = "first"
     SAME = "same"

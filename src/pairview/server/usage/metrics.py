@@ -1,6 +1,6 @@
 """Prometheus metrics in the text exposition format (version 0.0.4), written here.
 
-`/metrics` shows what the server holds now (rooms, participants, open
+`/metrics` shows what the server has now (rooms, participants, open
 WebSockets) and counters since it started (signaling messages relayed and
 rejected, TURN credentials issued, usage events written and dropped), and
 a histogram of HTTP request latency by route template. It is served on
@@ -98,108 +98,137 @@ class Metrics:
 
     def render(self, state: ServerState) -> str:
         """Return every metric in the text exposition format."""
-        hub, signaling = state.hub, state.signaling
-        stats = signaling.stats
-        roles: dict[str, int] = {"host": 0, "guest": 0}
-        for room_id in hub.room_ids():
-            for peer in hub.members(room_id):
-                roles[peer.role.value] += 1
-        event_sockets = state.accounts.channels.count if state.accounts else 0
-        recorder = state.usage_recorder
-        lines = [
-            *_family(
-                "pairview_build_info",
-                "gauge",
-                "Version of the server.",
-                [((("version", __version__),), 1)],
-            ),
-            *_family(
-                "pairview_rooms",
-                "gauge",
-                "Rooms with at least one member now.",
-                [((), len(hub.room_ids()))],
-            ),
-            *_family(
-                "pairview_participants",
-                "gauge",
-                "Members of rooms now, including those briefly disconnected.",
-                [((("role", role),), count) for role, count in sorted(roles.items())],
-            ),
-            *_family(
-                "pairview_websocket_connections",
-                "gauge",
-                "Open WebSocket connections: signaling, and account event sockets.",
-                [
-                    ((("kind", "signaling"),), signaling.client_count),
-                    ((("kind", "events"),), event_sockets),
-                ],
-            ),
-            *_family(
-                "pairview_websocket_connections_total",
-                "counter",
-                "Signaling WebSocket connections accepted.",
-                [((), stats.connections)],
-            ),
-            *_family(
-                "pairview_signaling_messages_relayed_total",
-                "counter",
-                "Signaling messages relayed from one peer to another.",
-                [((), stats.relayed)],
-            ),
-            *_family(
-                "pairview_signaling_messages_rejected_total",
-                "counter",
-                "Signaling messages and joins rejected with an error.",
-                [((), stats.rejected)],
-            ),
-            *_family(
-                "pairview_peer_connections_total",
-                "counter",
-                "Peer connections the hosts reported, by how their media travels.",
-                [
-                    ((("type", kind),), stats.connection_types.get(kind, 0))
-                    for kind in ("direct", "nat", "relay")
-                ],
-            ),
-            *_family(
-                "pairview_turn_credentials_issued_total",
-                "counter",
-                "TURN credentials handed to room members.",
-                [((), state.ice.turn_credentials_issued if state.ice else 0)],
-            ),
+        build: list[tuple[Labels, float]] = [(_label("version", __version__), 1)]
+        families: list[Family] = [
+            ("pairview_build_info", "gauge", "Version of the server.", build),
+            *_room_families(state),
+            *_signaling_families(state),
+            *_usage_families(state),
         ]
-        if recorder is not None:
-            lines += _family(
+        lines = [line for family in families for line in _family(*family)]
+        lines += self.http_latency.lines()
+        return "\n".join(lines) + "\n"
+
+
+Family = tuple[str, str, str, list[tuple[Labels, float]]]
+
+
+def _label(key: str, value: str) -> Labels:
+    return ((key, value),)
+
+
+def _room_families(state: ServerState) -> list[Family]:
+    hub, signaling = state.hub, state.signaling
+    roles: dict[str, int] = {"host": 0, "guest": 0}
+    for room_id in hub.room_ids():
+        for peer in hub.members(room_id):
+            roles[peer.role.value] += 1
+    event_sockets = state.accounts.channels.count if state.accounts else 0
+    return [
+        (
+            "pairview_rooms",
+            "gauge",
+            "Rooms with at least one member now.",
+            [((), len(hub.room_ids()))],
+        ),
+        (
+            "pairview_participants",
+            "gauge",
+            "Members of rooms now, including those briefly disconnected.",
+            [(_label("role", role), count) for role, count in sorted(roles.items())],
+        ),
+        (
+            "pairview_websocket_connections",
+            "gauge",
+            "Open WebSocket connections: signaling, and account event sockets.",
+            [
+                (_label("kind", "signaling"), signaling.client_count),
+                (_label("kind", "events"), event_sockets),
+            ],
+        ),
+    ]
+
+
+def _signaling_families(state: ServerState) -> list[Family]:
+    stats = state.signaling.stats
+    connection_types: list[tuple[Labels, float]] = [
+        (_label("type", kind), stats.connection_types.get(kind, 0))
+        for kind in ("direct", "nat", "relay")
+    ]
+    issued = state.ice.turn_credentials_issued if state.ice else 0
+    return [
+        (
+            "pairview_websocket_connections_total",
+            "counter",
+            "Signaling WebSocket connections accepted.",
+            [((), stats.connections)],
+        ),
+        (
+            "pairview_signaling_messages_relayed_total",
+            "counter",
+            "Signaling messages relayed from one peer to another.",
+            [((), stats.relayed)],
+        ),
+        (
+            "pairview_signaling_messages_rejected_total",
+            "counter",
+            "Signaling messages and joins rejected with an error.",
+            [((), stats.rejected)],
+        ),
+        (
+            "pairview_peer_connections_total",
+            "counter",
+            "Peer connections the hosts reported, by how their media travels.",
+            connection_types,
+        ),
+        (
+            "pairview_turn_credentials_issued_total",
+            "counter",
+            "TURN credentials handed to room members.",
+            [((), issued)],
+        ),
+    ]
+
+
+def _usage_families(state: ServerState) -> list[Family]:
+    families: list[Family] = []
+    recorder = state.usage_recorder
+    if recorder is not None:
+        families += [
+            (
                 "pairview_usage_events_written_total",
                 "counter",
                 "Usage events written to the database.",
                 [((), recorder.written)],
-            )
-            lines += _family(
+            ),
+            (
                 "pairview_usage_events_dropped_total",
                 "counter",
                 "Usage events dropped because the database failed or fell behind.",
                 [((), recorder.dropped)],
-            )
-            lines += _family(
+            ),
+            (
                 "pairview_usage_write_errors_total",
                 "counter",
                 "Failed writes of a batch of usage events.",
                 [((), recorder.write_errors)],
-            )
-        alerts = state.accounts.audit.alerts if state.accounts else None
-        if alerts is not None:
-            lines += _family(
+            ),
+        ]
+    alerts = state.accounts.audit.alerts if state.accounts else None
+    if alerts is not None:
+        outcomes: list[tuple[Labels, float]] = [
+            (_label("outcome", "delivered"), alerts.delivered),
+            (_label("outcome", "failed"), alerts.failed),
+        ]
+        families.append(
+            (
                 "pairview_admin_alerts_total",
                 "counter",
                 "Admin sign-in alerts sent to the webhook, by outcome.",
-                [
-                    ((("outcome", "delivered"),), alerts.delivered),
-                    ((("outcome", "failed"),), alerts.failed),
-                ],
+                outcomes,
             )
-        lines += self.http_latency.lines()
-        return "\n".join(lines) + "\n"
+        )
+    return families
 
 
 def bearer_matches(authorization: str | None, expected: str) -> bool:
@@ -248,7 +277,7 @@ def metrics_listener_app(main_app: Any) -> ASGIApp:
     """Return the application of the separate metrics listener: `/metrics` and nothing else.
 
     It reads the state of `main_app`, the running Pairview application, and
-    asks for the metrics token only when one is set.
+    requires the metrics token only when one is set.
     """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,8 +1,8 @@
 """Database models of usage statistics: raw events, and daily counts that outlive them.
 
-An event holds a kind, a time, categories (role, connection type, client
+An event has a kind, a time, categories (role, connection type, client
 software) and keyed hashes that link the events of one room or of one
-anonymous participant. It never holds an address, an SDP, chat, a file
+anonymous participant. It never contains an address, an SDP, chat, a file
 name, an email address or a display name.
 """
 

@@ -1,6 +1,6 @@
 """Usage events of signaling: rooms, participants, presenters, clients and connection types.
 
-The WebSocket layer tells this observer what the hub decided; the
+The WebSocket layer reports to this observer what the hub decided. The
 observer turns it into events for the recorder and keeps, per connected
 peer, only what the matching "left" event needs.
 """

@@ -1,4 +1,4 @@
-// What the guest page tells the server about the browser when it joins, for
+// The description of the browser that the guest page sends with its join, for
 // usage statistics: the browser family and major version, and the operating
 // system's name. No other detail of the user agent leaves the page.
 
