@@ -212,3 +212,19 @@ async def test_older_pg_dump_is_refused(
 
     assert await operations.list_backups(settings) == []
     assert list(settings.resolved_backup_dir.iterdir()) == []
+
+
+async def test_restore_leaves_other_tables_alone(
+    settings: ServerSettings, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a SQLite restore replaces the whole file, which is Pairview's own")
+    await fill(settings)
+    created, _ = await operations.create_backup(settings)
+    await execute(database_url, "CREATE TABLE invoices (id integer PRIMARY KEY)")
+    await execute(database_url, "INSERT INTO invoices VALUES (7)")
+
+    with pytest.raises(BackupError, match=r"tables that are not Pairview's \(invoices\)"):
+        await operations.restore_backup(settings, created.name)
+
+    assert await fetch(database_url, "SELECT id FROM invoices") == [{"id": 7}]

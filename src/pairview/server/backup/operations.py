@@ -109,7 +109,11 @@ async def check_backup(settings: ServerSettings, name: str) -> BackupInfo:
 
 
 async def restore_backup(settings: ServerSettings, name: str) -> BackupInfo:
-    """Replace the database's content with a backup's, then migrate it to this code's schema."""
+    """Replace the database's content with a backup's, then migrate it to this code's schema.
+
+    NOTE: nothing checks that the server is stopped. A running server keeps
+    its connections and in-memory rooms across the restore.
+    """
     info = await check_backup(settings, name)
     _, where = _target(settings)
     if isinstance(where, Path):

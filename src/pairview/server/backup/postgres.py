@@ -145,10 +145,30 @@ def check_versions(database: Database, tools: tuple[str, ...]) -> None:
             )
 
 
-def current_revision(database: Database) -> str | None:
-    query = [_tool("psql"), "-X", "-A", "-t", "-c", "SELECT version_num FROM alembic_version"]
-    output = _run(query, database, operation="reading the schema revision").decode().strip()
-    return output or None
+def tables(database: Database) -> set[str]:
+    """Return the names of the tables in the database's current schema."""
+    query = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+    argv = [_tool("psql"), "-X", "-A", "-t", "-c", query]
+    output = _run(argv, database, operation="listing the tables").decode()
+    return {line for line in output.splitlines() if line}
+
+
+def check_own_schema(database: Database) -> None:
+    """Raise BackupError if the schema has tables that are not Pairview's.
+
+    A restore drops every table of the schema first, and must not take
+    another application's tables with it.
+    """
+    from pairview.server.db import Base
+
+    ours = set(Base.metadata.tables) | {"alembic_version"}
+    foreign = sorted(tables(database) - ours)
+    if foreign:
+        raise BackupError(
+            f"Database {database.name} has tables that are not Pairview's "
+            f"({', '.join(foreign[:10])}); a restore would drop them. Restore into a database "
+            "of Pairview's own."
+        )
 
 
 def create(database: Database, target: str) -> None:
@@ -177,6 +197,7 @@ def revision(dump: str) -> str | None:
 def restore(dump: str, database: Database) -> None:
     """Replace every table of the database with the dump's, in one transaction."""
     check_versions(database, ("pg_restore", "psql"))
+    check_own_schema(database)
     script = _run(
         [_tool("pg_restore"), "--no-owner", "--no-privileges", "--file=-", dump],
         database,
