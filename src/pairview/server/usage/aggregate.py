@@ -114,6 +114,9 @@ async def _count_rooms(
 
     A room is counted for participants on the first day it started within
     the range, with every participant it has had since.
+
+    NOTE: a room that starts again after its earlier start was folded into
+    daily counts is counted a second time in the participants measure.
     """
     hour = utc_hour(db, UsageEvent.occurred_at)
     started = _range(
