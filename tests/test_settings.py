@@ -182,3 +182,36 @@ def test_default_database_in_data_dir(tmp_path: Path) -> None:
     settings = load_settings(ServerSettings, data_dir=tmp_path)
 
     assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path / 'pairview.db'}"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"usage_retention": "12h"}, ["usage_retention", "'12h'", "at least 1 day"]),
+        ({"audit_retention": "soon"}, ["audit_retention", "'soon'", "duration"]),
+        ({"backup_retention": "0"}, ["backup_retention", "'0'", "positive"]),
+        ({"metrics_token": "short-secret"}, ["metrics_token", "at least 16 characters"]),
+        ({"metrics_port": "70000"}, ["metrics_port", "'70000'"]),
+        ({"metrics_host": "a b"}, ["metrics_host", "'a b'"]),
+        ({"admin_webhook_url": "http://hooks.example.com/x"}, ["admin_webhook_url", "https://"]),
+        ({"admin_webhook_retries": "20"}, ["admin_webhook_retries", "'20'"]),
+    ],
+    ids=lambda value: next(iter(value)) if isinstance(value, dict) else None,
+)
+def test_statistics_settings_name_bad_values(overrides: dict[str, str], words: list[str]) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(ServerSettings, None, **overrides)
+    for word in words:
+        assert word in str(raised.value)
+    # A secret is named, never shown.
+    assert "short-secret" not in str(raised.value)
+
+
+def test_backup_dir_defaults_to_data_dir(tmp_path: Path) -> None:
+    settings = ServerSettings(data_dir=tmp_path)
+    assert settings.resolved_backup_dir == tmp_path / "backups"
+    assert ServerSettings(data_dir=tmp_path, backup_dir=tmp_path / "b").resolved_backup_dir == (
+        tmp_path / "b"
+    )
+    assert settings.backup_retention == 15 * 86400
+    assert settings.usage_retention == 90 * 86400

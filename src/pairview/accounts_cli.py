@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.admin_command == "create-user":
         return _create_user(args, settings)
+    if args.admin_command == "delete-user":
+        return _delete_user(args, settings)
     return _list_users(settings)
 
 
@@ -108,4 +110,28 @@ def _list_users(settings: ServerSettings) -> int:
 
     for user_id, email, name, role in asyncio.run(list_users(settings)):
         print(f"{user_id}\t{email}\t{name}\t{role}")
+    return 0
+
+
+def confirm(question: str, assume_yes: bool) -> None:
+    """Ask `question` at the terminal, and raise PairviewError unless the user types yes."""
+    if assume_yes:
+        return
+    if not sys.stdin.isatty():
+        raise PairviewError(f"{question} Give --yes to confirm when not at a terminal.")
+    if input(f"{question} Type yes to go on: ").strip().lower() != "yes":
+        raise PairviewError("Nothing was changed.")
+
+
+def _delete_user(args: argparse.Namespace, settings: ServerSettings) -> int:
+    from pairview.server.accounts.admin import delete_user, find_user
+    from pairview.server.accounts.errors import AccountError
+
+    try:
+        user_id, email, name = asyncio.run(find_user(settings, args.account))
+        confirm(f"Delete the account {user_id} ({email}, {name}) and its personal data?", args.yes)
+        asyncio.run(delete_user(settings, user_id))
+    except AccountError as error:
+        raise PairviewError(str(error)) from None
+    print(f"Deleted account {user_id}; its usage statistics no longer name it.")
     return 0

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pairview import __version__
+from pairview import __version__, backup_cli
 from pairview.errors import PairviewError
 from pairview.login import CredentialStore
 from pairview.settings import ServerSettings, ShareSettings, load_settings
@@ -202,6 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="turn on accounts: sign-in, contacts and invitations; creating a room then "
         "needs a signed-in host (see the README for the mail and sign-in settings)",
     )
+    server.add_argument(
+        "--metrics-port",
+        help="also serve Prometheus metrics at /metrics on this port of --metrics-host, "
+        "or 'off' (default: off; the main port serves them only with PAIRVIEW_METRICS_TOKEN)",
+    )
+    server.add_argument(
+        "--metrics-host",
+        help="address of the metrics port, such as a management network's (default: 127.0.0.1)",
+    )
     _server_options(server, embedded=False)
     _ice_options(server)
 
@@ -278,11 +287,24 @@ def build_parser() -> argparse.ArgumentParser:
     list_users = admin_commands.add_parser(
         "list-users", help="list every account", description="List every account, oldest first."
     )
-    for command in (create_user, list_users):
+    delete_user = admin_commands.add_parser(
+        "delete-user",
+        help="delete an account and its personal data",
+        description="Delete an account with its contacts, invitations, sign-ins and addresses "
+        "in other people's contact lists; its usage events stay, no longer naming it. The "
+        "audit log records the deletion. Backups still hold the account until they expire.",
+    )
+    delete_user.add_argument("account", help="the account's id or email address")
+    delete_user.add_argument(
+        "--yes", action="store_true", help="delete without asking for confirmation"
+    )
+    for command in (create_user, list_users, delete_user):
         command.add_argument(
             "--database-url", help="SQLAlchemy URL (default: SQLite in --data-dir)"
         )
         command.add_argument("--data-dir", type=Path, help="the server's data directory")
+
+    backup_cli.add_commands(commands)
 
     share = commands.add_parser(
         "share",
@@ -386,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return accounts_cli.run(args)
         if args.command == "turn-config":
             return _run_turn_config(args)
+        if args.command == "backup":
+            return backup_cli.run(args)
     except PairviewError as error:
         print(f"pairview: {error}", file=sys.stderr)
         return 2
@@ -434,6 +458,8 @@ def _run_server(args: argparse.Namespace) -> int:
         turn_port=args.turn_port,
         turn_tls_port=args.turn_tls_port,
         turn_credential_ttl=args.turn_credential_ttl,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
         **_server_overrides(args),
     )
     logging.getLogger().setLevel(settings.log_level.upper())

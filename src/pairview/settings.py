@@ -323,7 +323,23 @@ class ServerSettings(_Settings):
     oidc_client_secret: SecretStr | None = None
     oidc_name: str = Field(default="single sign-on", min_length=1, max_length=64)
 
-    @field_validator("github_url", "github_api_url", "slack_url", "oidc_issuer")
+    # Usage statistics, the audit log, backups and metrics. Raw usage events
+    # older than `usage_retention` are folded into daily counts and deleted.
+    usage_retention: Duration = 90 * 86400
+    audit_retention: Duration = 365 * 86400
+    backup_dir: Path | None = None
+    backup_retention: Duration = 15 * 86400
+    metrics_token: SecretStr | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port: OptionalPort = None
+    admin_webhook_url: str | None = None
+    admin_webhook_secret: SecretStr | None = None
+    admin_webhook_timeout: Duration = 5
+    admin_webhook_retries: int = Field(default=3, ge=0, le=10)
+
+    @field_validator(
+        "github_url", "github_api_url", "slack_url", "oidc_issuer", "admin_webhook_url"
+    )
     @classmethod
     def _provider_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -333,6 +349,28 @@ class ServerSettings(_Settings):
         if not re.match(r"^https://[^\s/]+(/\S*)?$", value) and not re.match(loopback, value):
             raise ValueError(f"expected an https:// URL, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("usage_retention", "audit_retention")
+    @classmethod
+    def _whole_days(cls, value: float) -> float:
+        # Events are folded into daily counts one whole UTC day at a time.
+        if value < 86400:
+            raise ValueError(f"expected at least 1 day, such as 90d, got {value:g} seconds")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("expected a metrics token of at least 16 characters")
+        return value
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _metrics_host(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9.:\-\[\]]+", value):
+            raise ValueError(f"expected a host name or IP address, got {value!r}")
+        return value
 
     @field_validator("public_url")
     @classmethod
@@ -350,6 +388,11 @@ class ServerSettings(_Settings):
             if not re.match(r"^https?://[^/\s]+$", value):
                 raise ValueError(f"expected origins such as https://example.com, got {value!r}")
         return values
+
+    @property
+    def resolved_backup_dir(self) -> Path:
+        """The backups directory, defaulting to `backups` inside the data directory."""
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
 
     @property
     def resolved_database_url(self) -> str:
@@ -408,7 +451,9 @@ def _describe_error(settings_cls: type[BaseSettings], error: ErrorDetails) -> st
     where = f"{flag} / {prefix}{field.upper()}"
     detail = ".".join(location[1:])
     value = error.get("input")
-    shown = "" if isinstance(value, dict) else f" {value!r}:"
+    field_info = settings_cls.model_fields.get(field)
+    secret = field_info is not None and "SecretStr" in str(field_info.annotation)
+    shown = "" if isinstance(value, dict) or secret else f" {value!r}:"
     suffix = f" (at {detail})" if detail else ""
     # pydantic prefixes the text of a ValueError raised by a validator with "Value error, ".
     message = error["msg"].removeprefix("Value error, ")

@@ -196,7 +196,11 @@ def wait_for_colours(page: Any, expected: dict[str, Colour], timeout: float = 20
 
 def screenshot_pixels(page: Any) -> np.ndarray[Any, np.dtype[np.uint8]]:
     """Return a screenshot of the page as an array of RGB rows (height, width, 3)."""
-    png = page.screenshot(type="png")
+    return png_pixels(page.screenshot(type="png"))
+
+
+def png_pixels(png: bytes) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """Decode a PNG image into an array of RGB rows (height, width, 3)."""
     with av.open(io.BytesIO(png), mode="r", format="png_pipe") as container:
         frame = next(container.decode(video=0))
         return np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)

@@ -15,15 +15,17 @@ import random
 import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from pairview.errors import PairviewError
+from pairview.host.client_info import app_client_info
 from pairview.protocol.signaling import (
     PROTOCOL_VERSION,
+    ClientInfo,
     CloseCode,
     Error,
     ErrorCode,
@@ -67,6 +69,7 @@ class JoinParams:
     token: str
     role: Role
     name: str
+    client: ClientInfo = field(default_factory=app_client_info)
 
 
 MessageHandler = Callable[[ServerMessage], Awaitable[None]]
@@ -150,6 +153,7 @@ class SignalingClient:
                 role=self._params.role,
                 name=self._params.name,
                 resume=self._resume,
+                client=self._params.client,
             )
             await connection.send(dump(join))
             async for text in connection:

@@ -40,6 +40,33 @@ class ConnectionType(StrEnum):
     RELAY = "relay"
 
 
+class ClientName(StrEnum):
+    """The software that joins: the host app, or a browser family."""
+
+    PAIRVIEW = "pairview"
+    CHROME = "chrome"
+    CHROMIUM = "chromium"
+    EDGE = "edge"
+    FIREFOX = "firefox"
+    SAFARI = "safari"
+    OPERA = "opera"
+    OTHER = "other"
+
+
+class OsName(StrEnum):
+    LINUX = "linux"
+    WINDOWS = "windows"
+    MACOS = "macos"
+    ANDROID = "android"
+    IOS = "ios"
+    CHROMEOS = "chromeos"
+    OTHER = "other"
+
+
+# Dotted numbers only, so that the field can carry no free text.
+VersionNumber = Annotated[str, Field(pattern=r"^[0-9]{1,5}(\.[0-9]{1,5}){0,3}$")]
+
+
 class ErrorCode(StrEnum):
     """Why the server rejected a message or a join; sent as `error.code`."""
 
@@ -93,6 +120,19 @@ class PeerInfo(_Message):
 # Messages from a client to the server.
 
 
+class ClientInfo(_Message):
+    """What joins, for usage statistics: software and operating system, coarse-grained.
+
+    The server keeps a browser's major version and an operating system's
+    major and minor version only.
+    """
+
+    name: ClientName
+    version: VersionNumber | None = None
+    os: OsName | None = None
+    os_version: VersionNumber | None = None
+
+
 class Join(_Message):
     type: Literal["join"]
     version: int
@@ -101,6 +141,7 @@ class Join(_Message):
     role: Role
     name: DisplayName
     resume: str | None = Field(default=None, max_length=256)
+    client: ClientInfo | None = None
 
 
 class Offer(_Message):

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import hmac
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from pairview import __version__
-from pairview.server import db
 from pairview.server.accounts.sessions import Principal
-from pairview.server.accounts.usage import UsageKind, record_usage
 from pairview.server.signaling import SignalingError
-from pairview.server.state import ServerState, get_state
+from pairview.server.state import ServerState, StateDep
+from pairview.server.usage.events import UsageKind, UsageRecord
 from pairview.server.ws import short
 
 logger = logging.getLogger(__name__)
@@ -47,9 +46,6 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-StateDep = Annotated[ServerState, Depends(get_state)]
-
-
 @router.post("/rooms", status_code=status.HTTP_201_CREATED)
 async def create_room(
     request: Request,
@@ -70,9 +66,11 @@ async def create_room(
         owner_id=owner.user_id if owner else None,
         owner_session_id=owner.session_id if owner else None,
     )
-    if owner is not None:
-        async with db.sessionmaker(state.engine).begin() as session:
-            record_usage(session, UsageKind.ROOM_CREATED, owner.user_id)
+    if state.usage_recorder is not None:
+        owner_id = owner.user_id if owner else None
+        state.usage_recorder.record(
+            UsageRecord(UsageKind.ROOM_CREATED, datetime.now(UTC), user_id=owner_id)
+        )
     logger.info("room %s created", short(created.room_id))
     base = state.public_base_url(request)
     return CreateRoomResponse(

@@ -142,6 +142,8 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
-# The account tables must be known to the metadata wherever rooms are used,
-# because rooms refer to users.
-import pairview.server.accounts.models  # noqa: E402, F401
+# Every table must be known to the metadata wherever rooms are used, because
+# rooms refer to users and migrations compare the metadata with the database.
+import pairview.server.accounts.models  # noqa: E402
+import pairview.server.audit.models  # noqa: E402
+import pairview.server.usage.models  # noqa: E402, F401

@@ -72,6 +72,7 @@ class IceConfig:
     def __init__(self, settings: ServerSettings, stun_port: int | None) -> None:
         self._settings = settings
         self._stun_port = stun_port
+        self.turn_credentials_issued = 0
 
     @property
     def turn_enabled(self) -> bool:
@@ -118,6 +119,7 @@ class IceConfig:
             servers.append(
                 IceServerInfo(urls=self.turn_urls(), username=username, credential=credential)
             )
+            self.turn_credentials_issued += 1
 
         for server in settings.ice_servers:
             servers.append(

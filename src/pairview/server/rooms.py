@@ -49,6 +49,8 @@ class RoomState:
     room_id: str
     invite_expires_at: datetime
     ended: bool
+    # The account of the signed-in host that created the room, if any.
+    owner_id: str | None = None
 
 
 class RoomStore:
@@ -129,7 +131,7 @@ class RoomStore:
             raise SignalingError(
                 ErrorCode.LINK_EXPIRED, "This link has expired. Ask the host for a new one."
             )
-        return RoomState(record.id, record.invite_expires_at, ended=False)
+        return RoomState(record.id, record.invite_expires_at, ended=False, owner_id=record.owner_id)
 
     async def is_live(self, room_id: str) -> bool:
         async with self._sessions() as session:

@@ -16,6 +16,7 @@ from pairview.errors import ConfigError, PairviewError
 from pairview.server.app import create_app
 from pairview.server.network import is_loopback, is_wildcard, reachable_hosts, url_host
 from pairview.server.tls import Certificate, ensure_self_signed, load_fingerprint
+from pairview.server.usage.metrics import metrics_listener_app
 from pairview.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,10 @@ class RunningServer:
     port: int
     tls: TlsFiles | None
     base_url: str
+    # The separate metrics listener, when `metrics_port` is set.
+    metrics: _Server | None = None
+    metrics_task: asyncio.Task[None] | None = None
+    metrics_port: int | None = None
 
     @property
     def local_url(self) -> str:
@@ -115,6 +120,10 @@ class RunningServer:
         return context
 
     async def stop(self) -> None:
+        if self.metrics is not None and self.metrics_task is not None:
+            self.metrics.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError, SystemExit):
+                await self.metrics_task
         self.server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError, SystemExit):
             await self.task
@@ -125,8 +134,10 @@ async def start_server(settings: ServerSettings, access_log: bool = True) -> Run
     tls = plan_tls(settings)
     sock = bind_socket(settings.host, settings.port)
     port = int(sock.getsockname()[1])
+
+    app = create_app(settings, tls=tls is not None)
     config = uvicorn.Config(
-        create_app(settings, tls=tls is not None),
+        app,
         log_config=None,
         access_log=access_log,
         ws_max_size=settings.signaling_max_message_bytes,
@@ -141,21 +152,50 @@ async def start_server(settings: ServerSettings, access_log: bool = True) -> Run
         timeout_graceful_shutdown=3,
     )
     server = _Server(config)
+    task = asyncio.create_task(serve(server, sock))
+    await _wait_started(server, task)
+    base = public_base_url(settings, port, tls)
+    running = RunningServer(server, task, settings.host, port, tls, base)
 
-    async def serve() -> None:
+    if settings.metrics_port is not None:
         try:
-            await server.serve(sockets=[sock])
-        except SystemExit:
-            # uvicorn exits the process when start-up fails; report it instead.
-            raise PairviewError("The server failed to start; see the error above.") from None
-        finally:
-            sock.close()
+            await _start_metrics(running, app, settings.metrics_host, settings.metrics_port)
+        except BaseException:
+            await running.stop()
+            raise
+    return running
 
-    task = asyncio.create_task(serve())
+
+async def serve(server: _Server, sock: socket.socket) -> None:
+    try:
+        await server.serve(sockets=[sock])
+    except SystemExit:
+        # uvicorn exits the process when start-up fails; report it instead.
+        raise PairviewError("The server failed to start; see the error above.") from None
+    finally:
+        sock.close()
+
+
+async def _wait_started(server: _Server, task: asyncio.Task[None]) -> None:
     while not server.started:
         if task.done():
             task.result()
             raise PairviewError("The server stopped during start-up.")
         await asyncio.sleep(0.02)
-    base = public_base_url(settings, port, tls)
-    return RunningServer(server, task, settings.host, port, tls, base)
+
+
+async def _start_metrics(running: RunningServer, app: object, host: str, port: int) -> None:
+    """Open the metrics listener, plain HTTP on its own address, such as loopback or a VPN."""
+    sock = bind_socket(host, port)
+    config = uvicorn.Config(
+        metrics_listener_app(app),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+    )
+    running.metrics = _Server(config)
+    running.metrics_port = int(sock.getsockname()[1])
+    running.metrics_task = asyncio.create_task(serve(running.metrics, sock))
+    await _wait_started(running.metrics, running.metrics_task)
+    logger.info("serving metrics on http://%s:%d/metrics", url_host(host), running.metrics_port)

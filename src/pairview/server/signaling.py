@@ -67,6 +67,8 @@ class JoinOutcome:
     deliveries: list[Delivery]
     # True when an away or still-connected member came back with its resume token.
     resumed: bool = False
+    # True when this join made the room active: it had no members before.
+    room_started: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,8 @@ class Departure:
     room_id: str
     peer_id: str
     role: Role
+    # True when the peer was the room's last member, so the room is no longer active.
+    room_emptied: bool = False
 
 
 @dataclass(slots=True)
@@ -115,6 +119,7 @@ class SignalingHub:
         foreign = self._members.get(resume_peer_id) if resume_peer_id else None
         if foreign is not None and foreign.room_id != room_id:
             resume_peer_id = None
+        started = room_id not in self._rooms
         room = self._rooms.setdefault(room_id, _Room())
         existing = room.members.get(resume_peer_id) if resume_peer_id else None
 
@@ -140,7 +145,7 @@ class SignalingHub:
         others = [m.info for m in room.members.values()]
         room.members[peer_id] = member
         self._members[peer_id] = member
-        return JoinOutcome(peer_id, others, deliveries)
+        return JoinOutcome(peer_id, others, deliveries, room_started=started)
 
     def disconnect(self, peer_id: str, now: float) -> None:
         """Mark a peer away after its connection dropped; `expire` removes it later."""
@@ -155,14 +160,15 @@ class SignalingHub:
             return None, []
         room = self._rooms[member.room_id]
         del room.members[peer_id]
-        if not room.members:
+        emptied = not room.members
+        if emptied:
             del self._rooms[member.room_id]
         deliveries = [
             Delivery(other.info.peer_id, PeerLeft(peer_id=peer_id))
             for other in room.members.values()
             if other.connected
         ]
-        return Departure(member.room_id, peer_id, member.info.role), deliveries
+        return Departure(member.room_id, peer_id, member.info.role, emptied), deliveries
 
     def expire(self, now: float) -> tuple[list[Departure], list[Delivery]]:
         """Remove every peer that has been away for longer than the grace period."""

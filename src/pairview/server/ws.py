@@ -13,7 +13,7 @@ import ipaddress
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -51,6 +51,7 @@ from pairview.server.limits import TokenBucket
 from pairview.server.rooms import RoomStore
 from pairview.server.signaling import Delivery, SignalingError, SignalingHub
 from pairview.server.tokens import ResumeClaim, ResumeSigner
+from pairview.server.usage.signaling import SignalingUsage
 from pairview.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,8 @@ class Client:
 
 
 IceServersFor = Callable[[str, str], IceGrant]
+# Returns the account of the signed-in browser behind a WebSocket, or None.
+IdentifyGuest = Callable[[WebSocket], Awaitable[str | None]]
 
 
 class SignalingService:
@@ -166,12 +169,16 @@ class SignalingService:
         rooms: RoomStore,
         signer: ResumeSigner,
         ice_servers_for: IceServersFor,
+        usage: SignalingUsage | None = None,
+        identify_guest: IdentifyGuest | None = None,
     ) -> None:
         self._settings = settings
         self._hub = hub
         self._rooms = rooms
         self._signer = signer
         self._ice_servers_for = ice_servers_for
+        self._usage = usage
+        self._identify_guest = identify_guest
         self._clients: dict[str, Client] = {}
         self.stats = SignalingStats()
 
@@ -194,7 +201,10 @@ class SignalingService:
 
     def close_room(self, room_id: str, reason: str) -> None:
         """Tell every connected member that the room closed, then close their sockets."""
+        members = [peer.peer_id for peer in self._hub.members(room_id)]
         deliveries = self._hub.close_room(room_id, reason)
+        if self._usage is not None and members:
+            self._usage.room_closed(room_id, members)
         self.deliver(deliveries)
         for delivery in deliveries:
             client = self._clients.get(delivery.peer_id)
@@ -218,6 +228,8 @@ class SignalingService:
                     departure.role.value,
                     departure.peer_id,
                 )
+                if self._usage is not None:
+                    self._usage.left(departure.peer_id, departure.room_emptied)
             self.deliver(deliveries)
 
     async def handle(self, websocket: WebSocket) -> None:
@@ -299,7 +311,7 @@ class SignalingService:
             claim = self._signer.verify(join.resume, join.room, join.role)
             resume_peer_id = claim.peer_id if claim else None
         try:
-            await self._rooms.authorize(
+            room = await self._rooms.authorize(
                 join.room, join.role, join.token, resuming=resume_peer_id is not None
             )
         except DATABASE_ERRORS as error:
@@ -330,7 +342,31 @@ class SignalingService:
         self.deliver(outcome.deliveries)
         verb = "reconnected" if outcome.resumed else "joined"
         logger.info("room %s: %s %s %s", short(join.room), join.role.value, outcome.peer_id, verb)
+        if self._usage is not None and not outcome.resumed:
+            if join.role is Role.HOST:
+                user_id = room.owner_id
+            else:
+                user_id = await self._guest_account(websocket)
+            self._usage.joined(
+                join.room,
+                outcome.peer_id,
+                join.role,
+                join.name,
+                user_id,
+                join.client,
+                outcome.room_started,
+            )
         return client
+
+    async def _guest_account(self, websocket: WebSocket) -> str | None:
+        """Return the account of a signed-in guest, for statistics; None when unknown."""
+        if self._identify_guest is None:
+            return None
+        try:
+            return await self._identify_guest(websocket)
+        except DATABASE_ERRORS as error:
+            logger.warning("could not look up a guest's account: %s", type(error).__name__)
+            return None
 
     async def _read(self, client: Client, bucket: TokenBucket) -> None:
         while True:
@@ -388,6 +424,8 @@ class SignalingService:
                         departure.role.value,
                         client.peer_id,
                     )
+                    if self._usage is not None:
+                        self._usage.left(client.peer_id, departure.room_emptied)
                 client.close(CloseCode.NORMAL, "left")
             case _:
                 raise Rejected(ErrorCode.UNKNOWN_TYPE, "This message type is not handled here.")
@@ -431,6 +469,8 @@ class SignalingService:
             )
         kind = report.connection_type.value
         self.stats.connection_types[kind] = self.stats.connection_types.get(kind, 0) + 1
+        if self._usage is not None:
+            self._usage.connection(client.room_id, report.connection_type)
         logger.info("room %s: guest %s connected (%s)", short(client.room_id), report.guest, kind)
 
     def _parse(self, text: str, bucket: TokenBucket) -> ClientMessage:

@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy import or_, select
+
 from pairview.server import db
+from pairview.server.accounts.errors import NotFound
 from pairview.server.accounts.mail import Mailer
+from pairview.server.accounts.models import User
 from pairview.server.accounts.passwords import PasswordHasher
 from pairview.server.accounts.service import AccountService, Role
 from pairview.server.accounts.sessions import SessionStore
 from pairview.server.accounts.throttle import SignInThrottle
+from pairview.server.audit.log import AuditLog
 from pairview.settings import ServerSettings
 
 
@@ -45,6 +50,7 @@ async def account_service(settings: ServerSettings) -> AsyncIterator[AccountServ
             settings.mail_token_ttl,
             settings.signin_throttle_window,
             nothing_to_close,
+            AuditLog(sessions, None),
         )
     finally:
         await engine.dispose()
@@ -62,3 +68,22 @@ async def list_users(settings: ServerSettings) -> list[tuple[str, str, str, str]
     async with account_service(settings) as service:
         users = await service.list_users()
     return [(u.id, u.email or "-", u.display_name, u.role) for u in users]
+
+
+async def find_user(settings: ServerSettings, account: str) -> tuple[str, str, str]:
+    """Return (id, email, display name) of the account whose id or email is `account`."""
+    async with account_service(settings) as service, service.sessions() as session:
+        user = (
+            await session.execute(
+                select(User).where(or_(User.id == account, User.email == account))
+            )
+        ).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"No account with id or email {account!r}.")
+    return user.id, user.email or "-", user.display_name
+
+
+async def delete_user(settings: ServerSettings, user_id: str) -> None:
+    """Delete an account and its personal data; the audit log records the command."""
+    async with account_service(settings) as service:
+        await service.delete_user(user_id, audit_target=f"delete-user {user_id}")

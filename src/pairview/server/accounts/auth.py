@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response, status
+from starlette.websockets import WebSocket
 
 from pairview.server.accounts.context import Accounts, get_accounts
 from pairview.server.accounts.sessions import Principal
+from pairview.server.audit.log import AuditAction
 from pairview.server.ws import origin_allowed
+from pairview.settings import ServerSettings
 
 SESSION_COOKIE = "pv_session"
 DEVICE_COOKIE = "pv_device"
@@ -144,19 +147,60 @@ async def current_principal(caller: Annotated[Caller, Depends(current_caller)]) 
     return caller.principal
 
 
-async def admin_principal(
-    principal: Annotated[Principal, Depends(current_principal)],
-) -> Principal:
-    if principal.role != "admin":
+async def audit_admin_request(request: Request, principal: Principal, accounts: Accounts) -> None:
+    """Log a signed-in user's request to an admin route, then reject it unless they are an admin.
+
+    The entry is written before the route runs: if it cannot be written,
+    the request fails and nothing an administrator asked for happens unlogged.
+    """
+    allowed = principal.role == "admin"
+    target = f"{request.method} {request.url.path}"
+    if request.url.query:
+        target += f"?{request.url.query}"
+    action = AuditAction.REQUEST if allowed else AuditAction.DENIED
+    await accounts.audit.record(action, target, principal.user_id, client_address(request))
+    if not allowed:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Only administrators may do this.")
+
+
+async def admin_principal(
+    request: Request,
+    principal: Annotated[Principal, Depends(current_principal)],
+    accounts: AccountsDep,
+) -> Principal:
+    """Return the signed-in administrator, after logging the request.
+
+    Every route that depends on this is an audited admin route.
+    """
+    await audit_admin_request(request, principal, accounts)
     return principal
+
+
+async def admin_page_principal(
+    request: Request,
+    caller: Annotated[Caller | None, Depends(optional_caller)],
+    accounts: AccountsDep,
+) -> Principal:
+    """Return the administrator viewing an admin page; send a visitor not signed in to sign in."""
+    if caller is None:
+        raise HTTPException(status.HTTP_303_SEE_OTHER, "Sign in first.", {"Location": "/sign-in"})
+    await audit_admin_request(request, caller.principal, accounts)
+    return caller.principal
 
 
 OptionalCallerDep = Annotated[Caller | None, Depends(optional_caller)]
 CallerDep = Annotated[Caller, Depends(current_caller)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 AdminDep = Annotated[Principal, Depends(admin_principal)]
+AdminPageDep = Annotated[Principal, Depends(admin_page_principal)]
 SameOriginDep = Annotated[Accounts, Depends(same_origin)]
+
+
+def websocket_session_token(websocket: WebSocket, settings: ServerSettings) -> str | None:
+    """Return the session token in a WebSocket handshake's cookie, if any."""
+    secure = websocket.url.scheme == "wss" or (settings.public_url or "").startswith("https://")
+    name = f"__Host-{SESSION_COOKIE}" if secure else SESSION_COOKIE
+    return websocket.cookies.get(name)
 
 
 def client_address(request: Request) -> str:

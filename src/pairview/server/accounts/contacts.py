@@ -22,6 +22,7 @@ from pairview.server.accounts.models import Contact, User
 from pairview.server.accounts.service import AccountService, Links
 from pairview.server.accounts.sessions import Principal
 from pairview.server.accounts.validation import InvalidInput, normalize_email
+from pairview.server.usage.events import UsageKind, record_usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class ContactBook:
                     created_at=now,
                 )
                 db.add(contact)
+                record_usage(db, UsageKind.CONTACT_ADDED, principal.user_id)
                 await db.flush()
         except IntegrityError:
             raise Conflict(f"{address} is already in your contacts.") from None

@@ -21,6 +21,8 @@ from pairview.server.accounts.providers import Provider
 from pairview.server.accounts.service import AccountService, SessionsRevoked
 from pairview.server.accounts.sessions import SessionStore
 from pairview.server.accounts.throttle import SignInThrottle, SlidingWindow
+from pairview.server.audit.alerts import WebhookAlerts
+from pairview.server.audit.log import AuditLog
 from pairview.settings import ServerSettings
 
 # Failed one-time login codes allowed per client address in a throttle window.
@@ -39,6 +41,7 @@ class Accounts:
     tickets: JoinTickets
     providers: dict[str, Provider]
     code_failures: SlidingWindow
+    audit: AuditLog
 
     @property
     def mailer(self) -> Mailer:
@@ -75,6 +78,19 @@ def configured_providers(settings: ServerSettings) -> dict[str, Provider]:
     return providers
 
 
+def webhook_alerts(settings: ServerSettings) -> WebhookAlerts | None:
+    """Return the admin sign-in alerts, or None when no webhook URL is set."""
+    if settings.admin_webhook_url is None:
+        return None
+    secret = settings.admin_webhook_secret
+    return WebhookAlerts(
+        settings.admin_webhook_url,
+        secret.get_secret_value() if secret else None,
+        settings.admin_webhook_timeout,
+        settings.admin_webhook_retries,
+    )
+
+
 def build_accounts(
     settings: ServerSettings,
     sessions: async_sessionmaker[Any],
@@ -83,6 +99,7 @@ def build_accounts(
     on_revoked: SessionsRevoked,
 ) -> Accounts:
     store = SessionStore(sessions, settings.session_ttl, secret_key)
+    audit = AuditLog(sessions, webhook_alerts(settings))
     throttle = SignInThrottle(
         settings.signin_failures_per_account,
         settings.signin_failures_per_address,
@@ -97,6 +114,7 @@ def build_accounts(
         settings.mail_token_ttl,
         settings.signin_throttle_window,
         on_revoked,
+        audit,
     )
     channels = UserChannels()
     return Accounts(
@@ -110,6 +128,7 @@ def build_accounts(
         tickets=tickets,
         providers=configured_providers(settings),
         code_failures=SlidingWindow(CODE_FAILURES_PER_ADDRESS, settings.signin_throttle_window),
+        audit=audit,
     )
 
 

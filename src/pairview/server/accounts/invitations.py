@@ -26,9 +26,9 @@ from pairview.server.accounts.events import UserChannels
 from pairview.server.accounts.models import Contact, Invitation, User
 from pairview.server.accounts.service import AccountService, Links
 from pairview.server.accounts.sessions import Principal
-from pairview.server.accounts.usage import UsageKind, record_usage
 from pairview.server.accounts.validation import InvalidInput, normalize_email
 from pairview.server.db import RoomRecord
+from pairview.server.usage.events import InvitationChannel, UsageKind, record_usage
 
 MAX_PER_REQUEST = 50
 # How long a join ticket lets its guest rejoin the room after using the invitation.
@@ -115,8 +115,10 @@ class InvitationBook:
         contacts = [await self._contact(principal, contact_id) for contact_id in contact_ids]
         # One invitation per address, whether typed or picked from the contacts.
         by_address: dict[str, str | None] = dict.fromkeys(addresses)
+        channels = dict.fromkeys(addresses, InvitationChannel.EMAIL)
         for contact in contacts:
             by_address[contact.email] = by_address.get(contact.email) or contact.contact_user_id
+            channels.setdefault(contact.email, InvitationChannel.CONTACT)
         targets: list[tuple[str | None, str | None]] = list(by_address.items())
         targets += [(None, None)] * links_wanted
         if not targets:
@@ -147,7 +149,8 @@ class InvitationBook:
                     expires_at=expires_at,
                 )
                 db.add(invitation)
-                record_usage(db, UsageKind.INVITATION_SENT, principal.user_id)
+                channel = channels[email] if email is not None else InvitationChannel.LINK
+                record_usage(db, UsageKind.INVITATION_SENT, principal.user_id, channel.value)
                 made.append((invitation, token))
 
         views = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pairview.server.db import Base, UtcDateTime
@@ -135,16 +135,3 @@ class Invitation(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-
-
-class UsageEvent(Base):
-    """One counted event for usage statistics: a kind, a time and at most an account id."""
-
-    __tablename__ = "usage_events"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    user_id: Mapped[str | None] = mapped_column(
-        String(ID_LENGTH), ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
-    )
-    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from pairview.server.accounts.auth import (
@@ -120,3 +120,14 @@ async def list_users(admin: AdminDep, accounts: AccountsDep) -> list[AdminUserVi
         )
         for user in await accounts.service.list_users()
     ]
+
+
+@router.delete("/admin/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user(user_id: str, admin: AdminDep, accounts: AccountsDep) -> Response:
+    """Delete an account and its personal data, as its owner can on the account page."""
+    if user_id == admin.user_id:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "Delete your own account on the account page instead."
+        )
+    await accounts.service.delete_user(user_id[:64])
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

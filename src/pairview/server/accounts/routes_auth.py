@@ -215,7 +215,9 @@ async def redeem_app_code(
     if user_id is None:
         accounts.code_failures.add(address, now)
         raise InvalidLink("code")
-    signed_in = await accounts.service.sign_in_user(user_id, SessionKind.APP)
+    signed_in = await accounts.service.sign_in_user(
+        user_id, SessionKind.APP, method="code", address=address
+    )
     principal = await accounts.store.resolve(signed_in.session.token)
     assert principal is not None
     return AppSession(token=signed_in.session.token, device_token=None, user=user_view(principal))

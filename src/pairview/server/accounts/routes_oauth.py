@@ -27,6 +27,7 @@ from pairview.server.accounts.auth import (
     AccountsDep,
     SameOriginDep,
     clear_cookie,
+    client_address,
     read_cookie,
     set_cookie,
 )
@@ -37,8 +38,8 @@ from pairview.server.accounts.providers import ExternalAccount, Flow, Provider, 
 from pairview.server.accounts.routes_auth import links_for, start_web_session
 from pairview.server.accounts.service import Role, SignedIn
 from pairview.server.accounts.sessions import SessionKind
-from pairview.server.accounts.usage import UsageKind, record_usage
 from pairview.server.accounts.validation import clean_display_name
+from pairview.server.usage.events import UsageKind, record_usage
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,11 @@ async def callback(
     else:
         previous = read_cookie(request, accounts, SESSION_COOKIE)
         signed_in = await accounts.service.sign_in_user(
-            user_id, SessionKind.WEB, token_hash(previous) if previous else None
+            user_id,
+            SessionKind.WEB,
+            token_hash(previous) if previous else None,
+            method=key,
+            address=client_address(request),
         )
         response = RedirectResponse("/share", status_code=status.HTTP_303_SEE_OTHER)
         start_web_session(response, request, accounts, signed_in)

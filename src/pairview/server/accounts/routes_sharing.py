@@ -10,11 +10,11 @@ from fastapi import APIRouter, Body, Request, Response, WebSocket, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from pairview.server.accounts.auth import (
-    SESSION_COOKIE,
     AccountsDep,
     OptionalCallerDep,
     PrincipalDep,
     SameOriginDep,
+    websocket_session_token,
 )
 from pairview.server.accounts.context import Accounts
 from pairview.server.accounts.events import UserSocket
@@ -185,11 +185,7 @@ async def events_socket(websocket: WebSocket) -> None:
     ):
         await websocket.close(code=1008)
         return
-    secure = websocket.url.scheme == "wss" or (state.settings.public_url or "").startswith(
-        "https://"
-    )
-    name = f"__Host-{SESSION_COOKIE}" if secure else SESSION_COOKIE
-    token = websocket.cookies.get(name)
+    token = websocket_session_token(websocket, state.settings)
     principal = await accounts.store.resolve(token) if token else None
     if principal is None:
         await websocket.close(code=1008)

@@ -35,13 +35,15 @@ from pairview.server.accounts.models import Contact, Invitation, MailToken, User
 from pairview.server.accounts.passwords import PasswordHasher
 from pairview.server.accounts.sessions import NewSession, Principal, SessionKind, SessionStore
 from pairview.server.accounts.throttle import Attempt, SignInThrottle, SlidingWindow
-from pairview.server.accounts.usage import UsageKind, record_usage
 from pairview.server.accounts.validation import (
     InvalidInput,
     check_password,
     clean_display_name,
     normalize_email,
 )
+from pairview.server.audit.log import AuditAction, AuditLog
+from pairview.server.usage.events import UsageKind, record_usage
+from pairview.server.usage.models import UsageEvent
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +92,7 @@ class AccountService:
         mail_token_ttl: float,
         throttle_window: float,
         on_revoked: SessionsRevoked,
+        audit: AuditLog | None = None,
     ) -> None:
         self._sessions = sessions
         self.sessions = sessions
@@ -100,6 +103,7 @@ class AccountService:
         self._mail_ttl = timedelta(seconds=mail_token_ttl)
         self._mail_window = SlidingWindow(MAILS_PER_ADDRESS, throttle_window)
         self._on_revoked = on_revoked
+        self.audit = audit
 
     # sign-up
 
@@ -217,19 +221,45 @@ class AccountService:
             if previous_session_id is not None:
                 await self.store.revoke(db, previous_session_id)
             record_usage(db, UsageKind.SIGN_IN, user.id)
+            method = f"password {kind.value}"
+            admin = self._audit_sign_in(db, user, method, attempt.address)
             session = await self.store.create(db, user.id, kind)
+        if admin and self.audit is not None:
+            self.audit.signed_in(user.id, method, attempt.address)
         return SignedIn(session, user.id)
 
     async def sign_in_user(
-        self, user_id: str, kind: SessionKind, previous_session_id: str | None = None
+        self,
+        user_id: str,
+        kind: SessionKind,
+        previous_session_id: str | None = None,
+        method: str = "code",
+        address: str | None = None,
     ) -> SignedIn:
-        """Open a new session for a user already proven by other means (a provider, a code)."""
+        """Open a new session for a user already proven by other means (a provider, a code).
+
+        `method` names that means for the audit log, such as "github" or "code".
+        """
         async with self._sessions.begin() as db:
             if previous_session_id is not None:
                 await self.store.revoke(db, previous_session_id)
             record_usage(db, UsageKind.SIGN_IN, user_id)
+            user = await db.get(User, user_id)
+            method = f"{method} {kind.value}"
+            admin = user is not None and self._audit_sign_in(db, user, method, address)
             session = await self.store.create(db, user_id, kind)
+        if admin and self.audit is not None:
+            self.audit.signed_in(user_id, method, address)
         return SignedIn(session, user_id)
+
+    def _audit_sign_in(
+        self, db: AsyncSession, user: User, method: str, address: str | None
+    ) -> bool:
+        """Log an administrator's sign-in in its transaction; return whether one was logged."""
+        if user.role != Role.ADMIN.value or self.audit is None:
+            return False
+        self.audit.add(db, AuditAction.SIGN_IN, method, user.id, address)
+        return True
 
     async def sign_out(self, principal: Principal) -> None:
         """End every session of the user, on every device, and close their sockets."""
@@ -368,23 +398,39 @@ class AccountService:
         return user_id
 
     async def delete_account(self, principal: Principal, password: str | None) -> None:
-        """Delete the account and every piece of personal data that hangs on it."""
+        """Delete the caller's account and every piece of personal data that hangs on it."""
         if principal.has_password:
             await self._check_password(principal.user_id, password)
+        await self.delete_user(principal.user_id)
+
+    async def delete_user(self, user_id: str, audit_target: str | None = None) -> None:
+        """Delete an account, its personal data and its link to usage events, in one transaction.
+
+        With `audit_target`, the deletion is logged as an administrator's
+        command-line action in the same transaction.
+        """
         async with self._sessions.begin() as db:
-            user = await db.get(User, principal.user_id)
+            user = await db.get(User, user_id)
             if user is None:
-                raise NotFound("This account no longer exists.")
+                raise NotFound(f"No account with id {user_id[:64]!r}.")
             ended = await self.store.revoke_user(db, user.id)
             if user.email is not None:
                 await db.execute(delete(Invitation).where(Invitation.invitee_email == user.email))
                 await db.execute(delete(MailToken).where(MailToken.email == user.email))
+                # Other people's contact lists hold the address too.
+                await db.execute(delete(Contact).where(Contact.email == user.email))
+            # Usage events stay, for the statistics, but no longer name the account.
+            await db.execute(
+                update(UsageEvent).where(UsageEvent.user_id == user.id).values(user_id=None)
+            )
+            if audit_target is not None and self.audit is not None:
+                self.audit.add(db, AuditAction.CLI, audit_target, None, None)
             # Contacts, identities, sessions, codes, mail tokens and invitations
-            # go with the row (ON DELETE CASCADE); usage events and rooms keep
-            # no reference to it (ON DELETE SET NULL).
+            # go with the row (ON DELETE CASCADE); rooms keep no reference to it
+            # (ON DELETE SET NULL).
             await db.delete(user)
         await self._on_revoked(ended)
-        logger.info("account %s deleted", principal.user_id[:6])
+        logger.info("account %s deleted", user_id[:6])
 
     # administration
 

@@ -2,8 +2,7 @@
 
 from alembic import context
 
-import pairview.server.accounts.models  # noqa: F401 - registers the account tables
-from pairview.server.db import Base
+from pairview.server.db import Base  # importing it registers every table
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -72,8 +72,12 @@ export function nameProblem(name) {
   return null;
 }
 
-export function join({ room, token, name, resume }) {
-  return { type: "join", version: PROTOCOL_VERSION, room, token, role: "guest", name, resume: resume ?? null };
+/** A guest's join; `client` describes the browser coarsely, for usage statistics. */
+export function join({ room, token, name, resume, client }) {
+  return {
+    type: "join", version: PROTOCOL_VERSION, room, token, role: "guest", name,
+    resume: resume ?? null, client: client ?? null,
+  };
 }
 
 export function answer(to, connectionId, sdp) {

@@ -2,6 +2,7 @@
 // backoff and full jitter, and rejoins with its resume token so that the
 // peer connection to the host carries on undisturbed.
 
+import { browserClient } from "./client-info.js";
 import { CloseCode, FATAL_ERRORS, join, leave, parseServerMessage, ping } from "./protocol.js";
 
 const BACKOFF_INITIAL_MS = 500;
@@ -86,7 +87,7 @@ export class Signaling extends EventTarget {
     const socket = new WebSocket(this.url);
     this.socket = socket;
     socket.addEventListener("open", () => {
-      socket.send(JSON.stringify(join({ ...this.params, resume: this.resume })));
+      socket.send(JSON.stringify(join({ ...this.params, resume: this.resume, client: browserClient() })));
       this.startPinging(socket);
     });
     socket.addEventListener("message", (event) => this.receive(event.data));

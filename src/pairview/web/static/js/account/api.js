@@ -38,11 +38,22 @@ export async function request(method, path, body) {
   return answer;
 }
 
+/** Add a link to the administration pages to the page's navigation, once. */
+function linkAdministration() {
+  const nav = document.querySelector(".site-nav");
+  if (!nav || nav.querySelector('a[href^="/admin"]')) return;
+  const link = document.createElement("a");
+  link.href = "/admin";
+  link.textContent = "Administration";
+  nav.append(link);
+}
+
 /** Return the signed-in user, or null; keeps the session's CSRF token for later requests. */
 export async function currentUser() {
   try {
     const session = await request("GET", "/api/auth/session");
     csrfToken = session.csrf_token;
+    if (session.user.role === "admin") linkAdministration();
     return session.user;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return null;

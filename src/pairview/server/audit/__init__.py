@@ -1,0 +1,1 @@
+"""The audit log of administrator access, and alerts on administrator sign-ins."""

@@ -1,0 +1,1 @@
+"""Usage statistics: events, their batched writer, daily aggregates, dashboard and metrics."""
