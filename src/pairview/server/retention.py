@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from pairview.server.audit.log import AuditLog
+from pairview.server.db import DATABASE_ERRORS
 from pairview.server.usage.aggregate import roll_up
 from pairview.settings import ServerSettings
 
@@ -53,6 +53,6 @@ async def apply_retention_periodically(
     while True:
         try:
             await apply_retention(sessions, settings)
-        except SQLAlchemyError as error:
+        except DATABASE_ERRORS as error:
             logger.warning("the retention job failed: %s", type(error).__name__)
         await asyncio.sleep(RETENTION_INTERVAL)

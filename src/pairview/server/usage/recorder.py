@@ -17,9 +17,9 @@ from collections import deque
 from typing import Any
 
 from sqlalchemy import insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from pairview.server.db import DATABASE_ERRORS
 from pairview.server.usage.events import UsageRecord
 from pairview.server.usage.models import UsageEvent
 
@@ -83,7 +83,7 @@ class UsageRecorder:
             try:
                 async with self._sessions.begin() as db:
                     await db.execute(insert(UsageEvent), [event.row() for event in batch])
-            except SQLAlchemyError as error:
+            except DATABASE_ERRORS as error:
                 self.write_errors += 1
                 self.dropped += len(batch)
                 self._log_problem(
