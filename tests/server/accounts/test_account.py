@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import inspect, text
@@ -106,6 +107,9 @@ async def test_delete_account_removes_personal_data(
     await friend.post("/api/contacts", json={"email": HOST}, headers=fred_headers)
     await host.web.post("/api/auth/reset", json={"email": HOST})
     socket = await events_socket(accounts_server, host.web, certificate)
+    # Usage events are written in batches: write out what is waiting first.
+    app: Any = accounts_server.server.config.app
+    await app.state.pairview.usage_recorder.flush()
     before = await database_dump(database_url)
     assert HOST in str(before)
     assert "Hosting Hannah" in str(before)
