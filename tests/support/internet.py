@@ -265,10 +265,9 @@ def aiortc_guest(world: Internet, node: Node, room: Share) -> Iterator[Guest]:
         "tests.support.network_guest",
         "--url",
         world.server_url,
-        "--room",
-        room.room,
-        "--token",
-        room.token,
+        # With "=", a token that starts with "-" is not taken for an option.
+        f"--room={room.room}",
+        f"--token={room.token}",
         "--cafile",
         str(world.cafile),
     ]

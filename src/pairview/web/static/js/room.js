@@ -266,9 +266,15 @@ async function main() {
         host.iceServers = message.ice_servers;
         scheduleIceRefresh(message.ice_expires_at);
         const present = message.peers.find((peer) => peer.role === "host");
+        // A host that left while this page was reconnecting is missing from
+        // the welcome, and its departure was never delivered to this page.
+        const missed = !present
+          && (hostPeerId !== null || host.pc !== null || elements.body.dataset.state === "host-left");
         hostPeerId = present ? present.peer_id : null;
         if (present) elements.hostName.textContent = `Sharing: ${present.name}`;
-        if (!host.pc) {
+        if (missed) {
+          hostLeft("The host has left. This page reconnects when they come back.", "The host has left");
+        } else if (!host.pc) {
           setState("waiting");
           setStatus(present ? "Waiting for the host's screen…" : "The host is not here yet. This page connects when they arrive.", "warn");
         } else if (host.healthy) {
