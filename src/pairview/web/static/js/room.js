@@ -268,7 +268,10 @@ async function main() {
         const present = message.peers.find((peer) => peer.role === "host");
         // A host that left while this page was reconnecting is missing from
         // the welcome, and its departure was never delivered to this page.
+        // A host still answering pings is only slower to rejoin a restarted
+        // server, and keeps its connection.
         const missed = !present
+          && !(host.pc !== null && host.healthy)
           && (hostPeerId !== null || host.pc !== null || elements.body.dataset.state === "host-left");
         hostPeerId = present ? present.peer_id : null;
         if (present) elements.hostName.textContent = `Sharing: ${present.name}`;
