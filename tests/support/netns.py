@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -53,6 +54,42 @@ def _random_subnet() -> str:
     return f"10.{secrets.randbelow(50) + 200}.{secrets.randbelow(250) + 1}"
 
 
+def _output(*argv: str) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=False).stdout.strip()
+
+
+def _settled(namespace: Namespace, device: str) -> bool:
+    """Whether `device` is up with its IPv6 link-local address in place and valid."""
+    link = _output("ip", "-n", namespace.name, "-br", "link", "show", "dev", device).split()
+    return (
+        len(link) > 1
+        and link[1] == "UP"
+        and bool(
+            _output(
+                "ip", "-n", namespace.name, "-6", "addr", "show", "dev", device, "scope", "link"
+            )
+        )
+        and not _output("ip", "-n", namespace.name, "addr", "show", "tentative")
+    )
+
+
+def _settle(devices: Sequence[tuple[Namespace, str]], timeout: float = 10.0) -> None:
+    """Wait until every device is up and its addresses will not change any more.
+
+    Chromium treats any later change of a link or an address as a network
+    change and aborts the page loads in flight with ERR_NETWORK_CHANGED, so
+    the links must be settled before a browser starts inside them.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = [f"{ns.name}/{device}" for ns, device in devices if not _settled(ns, device)]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise NetnsUnavailable(f"{', '.join(pending)} did not come up within {timeout:g} s")
+        time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def lan() -> Iterator[Lan]:
     """Create a host and a guest namespace joined by a veth pair; remove both afterwards."""
@@ -68,6 +105,18 @@ def lan() -> Iterator[Lan]:
             _ip("netns", "add", namespace.name)
             created.append(namespace.name)
             _ip("link", "set", "lo", "up", namespace=namespace.name)
+            # Without duplicate address detection, IPv6 link-local addresses
+            # are valid at once instead of changing state a second later.
+            for scope in ("all", "default"):
+                _ip(
+                    "netns",
+                    "exec",
+                    namespace.name,
+                    "sysctl",
+                    "-q",
+                    "-w",
+                    f"net.ipv6.conf.{scope}.accept_dad=0",
+                )
         _ip(
             "link",
             "add",
@@ -84,6 +133,7 @@ def lan() -> Iterator[Lan]:
         for namespace, device in ((host, "pv0"), (guest, "pv1")):
             _ip("addr", "add", f"{namespace.address}/24", "dev", device, namespace=namespace.name)
             _ip("link", "set", device, "up", namespace=namespace.name)
+        _settle(((host, "pv0"), (guest, "pv1")))
         yield Lan(host, guest)
     finally:
         for name in created:

@@ -27,6 +27,7 @@ import ipaddress
 import os
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -68,6 +69,21 @@ class Node:
 
     def ip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run(["ip", "-n", self.name, *args], check=check)
+
+    def wait_up(self, device: str, timeout: float = 10.0) -> None:
+        """Wait until `device` is up, so that a browser started here sees no change later.
+
+        Chromium aborts page loads with ERR_NETWORK_CHANGED when a link
+        changes state under it.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            fields = self.ip("-br", "link", "show", "dev", device).stdout.split()
+            if len(fields) > 1 and fields[1] == "UP":
+                return
+            if time.monotonic() > deadline:
+                raise TopologyError(f"{device} in {self.name} did not come up within {timeout:g} s")
+            time.sleep(0.1)
 
 
 @dataclass
@@ -114,6 +130,7 @@ class Topology:
         self._add_namespace(node.name, forwarding=False)
         self._link_to_public(node, "eth0")
         node.ip("addr", "add", f"{node.address}/{PUBLIC_PREFIX}", "dev", "eth0")
+        node.wait_up("eth0")
         return node
 
     def add_site(self, label: str, nat: Nat) -> Site:
@@ -211,6 +228,7 @@ class Topology:
         node.ip("route", "add", "default", "via", site.gateway)
         node.address = address
         site.hosts.append(node)
+        node.wait_up("eth0")
 
     def _configure_nat(self, site: Site) -> None:
         router = site.router
