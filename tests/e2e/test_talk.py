@@ -356,15 +356,19 @@ def test_cancel_halfway_leaves_no_partial_file(
         fay.page.set_input_files("#file-input", str(source))
         host.wait_for_line(r"sends you 'cancelled-20MB.bin'", after=mark)
         host.type("y")
-        wait_for(
-            lambda: (
-                int((transfer_state(fay, "cancelled-20MB.bin", "out") or {}).get("progress", 0))
-                >= 5 * MB
-                or None
-            ),
-            30,
-            what="a quarter of the file to arrive",
-        )
+        try:
+            wait_for(
+                lambda: (
+                    int((transfer_state(fay, "cancelled-20MB.bin", "out") or {}).get("progress", 0))
+                    >= 5 * MB
+                    or None
+                ),
+                30,
+                what="a quarter of the file to arrive",
+            )
+        except AssertionError as error:
+            state = transfer_state(fay, "cancelled-20MB.bin", "out")
+            raise AssertionError(f"{error}; transfer {state}; host: {host.lines[-10:]}") from None
         partial = [name for name in files_in(downloads) - before if name.endswith(".part")]
         assert len(partial) == 1, "the host writes into a hidden temporary file"
         fay.page.click('.transfer[data-direction="out"] button[data-action="cancel"]')
