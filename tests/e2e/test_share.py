@@ -236,6 +236,23 @@ def test_three_guests_and_one_leaves(
         share.wait_for_line(rf"{prefix} connecting -> connected$", timeout=10, start=connecting_at)
     assert len(set(peer_ids.values())) == 3
 
+    # Each page shows the security code that the host prints for its connection.
+    codes = {}
+    for name, page in pages.items():
+        printed = share.wait_for_line(
+            rf"{name} \(peer {peer_ids[name]}\): security code (\d{{3}} \d{{3}}) ", timeout=10
+        ).group(1)
+
+        def security_code(page: Page = page) -> str | None:
+            return body_data(page).get("securityCode")
+
+        shown = wait_for(security_code, 10, what=f"{name}'s page to show a security code")
+        assert shown == printed, f"{name}: the page shows {shown}, the host printed {printed}"
+        assert page.inner_text("#security-code") == f"Security code {printed}"
+        codes[name] = printed
+    # Every connection has certificates of its own, so its own code.
+    assert len(set(codes.values())) == 3
+
     pages["Ben"].close()
     left_at, _ = share.wait_for_indexed_line(rf"\bBen left \(peer {peer_ids['Ben']}\)$", timeout=10)
     share.wait_for_line(rf"Ben \(peer {peer_ids['Ben']}\): connection connected -> closed", 10)

@@ -94,7 +94,14 @@ class ShareOutput:
         sys.stdout.flush()
 
     def connection_type(self, name: str, peer_id: str, description: str) -> None:
-        self._line(f"{escape(name)} (peer {peer_id}): connected {escape(description)}")
+        self._line(f"{escape(printable(name))} (peer {peer_id}): connected {escape(description)}")
+
+    def security_code(self, name: str, peer_id: str, code: str) -> None:
+        """Print the code that the guest's page shows for the same connection."""
+        self._line(
+            f"{escape(printable(name))} (peer {peer_id}): security code [bold]{code}[/bold] "
+            "(the guest's page shows the same code unless someone is in the middle)"
+        )
 
     def connection_lost(self, name: str, peer_id: str, reason: str) -> None:
         self._line(

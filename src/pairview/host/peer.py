@@ -68,6 +68,7 @@ from pairview.protocol.control import (
     VersionError,
     guest_message_adapter,
 )
+from pairview.protocol.sas import connection_code, keep_sha256_fingerprint
 from pairview.protocol.signaling import Answer, Candidate, ConnectionType, Offer, PeerInfo
 
 logger = logging.getLogger(__name__)
@@ -189,6 +190,14 @@ class GuestPeer:
         return self._closed
 
     @property
+    def security_code(self) -> str | None:
+        """The short authentication string of this connection, once both descriptions are set."""
+        local, remote = self._pc.localDescription, self._pc.remoteDescription
+        if local is None or remote is None:
+            return None
+        return connection_code(local.sdp, remote.sdp, local_is_host=True)
+
+    @property
     def healthy(self) -> bool:
         """True while the guest answers pings, or while a new connection is still setting up."""
         if self._closed or self.lost or self._state in ("failed", "closed"):
@@ -248,7 +257,7 @@ class GuestPeer:
                 type="offer",
                 to=self.guest.peer_id,
                 connection_id=self.connection_id,
-                sdp=offer_playout_delay(pc.localDescription.sdp),
+                sdp=keep_sha256_fingerprint(offer_playout_delay(pc.localDescription.sdp)),
             )
         )
 

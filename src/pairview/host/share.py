@@ -429,6 +429,9 @@ class Share:
     def connection_state_changed(self, peer: GuestPeer, old: str, new: str) -> None:
         guest = peer.guest
         self._output.connection_state(guest.name, guest.peer_id, old, new)
+        code = peer.security_code if new == "connected" else None
+        if code is not None:
+            self._output.security_code(guest.name, guest.peer_id, code)
         if new in ("failed", "closed") and self._remote is not None and self._is_current(peer):
             self._remote.channel_closed(guest.peer_id)
 

@@ -8,12 +8,14 @@ import { CursorLayer } from "./cursors.js";
 import { ChatPanel } from "./chat.js";
 import { FileTransfers } from "./files.js";
 import { Voices } from "./audio.js";
+import { sha256Fingerprint, shortAuthenticationString } from "./sas.js";
 
 const NAME_KEY = "pairview.name";
 
 const elements = {
   body: document.body,
   nameForm: document.getElementById("name-form"),
+  securityCode: document.getElementById("security-code"),
   nameInput: document.getElementById("name-input"),
   problem: document.getElementById("problem"),
   problemTitle: document.getElementById("problem-title"),
@@ -94,6 +96,24 @@ function showControl(state) {
   elements.controlButton.hidden = state.reason === ControlReason.UNAVAILABLE || state.pending;
   elements.controlButton.textContent = granted.length > 0 ? "Give back control" : "Request control";
   elements.controlButton.dataset.action = granted.length > 0 ? "release" : "request";
+}
+
+/**
+ * Show the short authentication string of `pc`, the connection to the host,
+ * once it is known; the host's terminal prints the same code.
+ */
+async function showSecurityCode(pc, current) {
+  const hostFingerprint = sha256Fingerprint(pc.remoteDescription?.sdp ?? "");
+  const ownFingerprint = sha256Fingerprint(pc.localDescription?.sdp ?? "");
+  if (hostFingerprint === null || ownFingerprint === null) {
+    console.warn("No SHA-256 certificate fingerprint in the descriptions; no security code to show");
+    return;
+  }
+  const code = await shortAuthenticationString(hostFingerprint, ownFingerprint);
+  if (code === null || !current()) return;
+  elements.securityCode.textContent = `Security code ${code}`;
+  elements.securityCode.hidden = false;
+  elements.body.dataset.securityCode = code;
 }
 
 function parseLink() {
@@ -337,6 +357,12 @@ async function main() {
     elements.body.dataset.connectionState = detail.state;
     if (detail.state === "connected") {
       showConnected();
+      const pc = host.pc;
+      if (pc) {
+        showSecurityCode(pc, () => host.pc === pc && !ended).catch((error) => {
+          console.error("Could not compute the security code:", error);
+        });
+      }
     } else {
       const [text, level] = describeConnection(detail.state);
       setStatus(text, level);
