@@ -165,7 +165,8 @@ class Guest:
     def state(self) -> dict[str, Any]:
         result: dict[str, Any] = self.page.evaluate(
             "() => ({...document.body.dataset,"
-            " controlText: document.getElementById('control-status').textContent})"
+            " controlText: document.getElementById('control-status').textContent,"
+            " statusText: document.getElementById('status').textContent})"
         )
         return result
 
@@ -243,8 +244,9 @@ def join(
         if state.get("state") == "playing" and "control" in state:
             return guest
         time.sleep(0.2)
+    last_state = guest.state()
     guest.close()
-    raise AssertionError(f"{name}'s page did not start playing: {guest.state()}")
+    raise AssertionError(f"{name}'s page did not start playing: {last_state}")
 
 
 def press_local_keys(display: str, keysyms: list[int]) -> None:
