@@ -75,6 +75,11 @@ class Scene:
             event_mask=X.ExposureMask | X.StructureNotifyMask,
         )
         font = self._display.open_font(FONT)
+        if font is None:
+            raise SystemExit(
+                f"the X core font {FONT!r} is missing; "
+                "install xfonts-base (scripts/setup --dev does)"
+            )
         self._text = self._window.create_gc(
             foreground=screen.black_pixel, background=screen.white_pixel, font=font
         )
