@@ -673,6 +673,7 @@ async def _share(
         share = Share(
             settings, ticket, pipeline_config, output, ssl_context, remote, chat, files, host_audio
         )
+        share.register(console)
         try:
             await share.run(stop)
         finally:

@@ -30,6 +30,7 @@ from tests.support.control_session import (
 )
 from tests.support.netns import Lan, NetnsUnavailable, lan
 from tests.support.timing import seconds, wait_for
+from tests.support.xdraw import Painter
 from tests.support.xvfb import Display, xvfb
 
 pytestmark = pytest.mark.e2e
@@ -491,3 +492,59 @@ def test_allow_control_grants_every_guest(
             assert (abs(press["x"] - 700), abs(press["y"] - 500)) <= (2, 2)
         finally:
             guest.close()
+
+
+SHOWN_FRAMES = "() => document.getElementById('screen').getVideoPlaybackQuality().totalVideoFrames"
+
+
+def frames_shown(guest: Guest) -> int:
+    count: int = guest.page.evaluate(SHOWN_FRAMES)
+    return count
+
+
+def test_hidden_guest_gets_no_frames(
+    display: Display, host: ShareProcess, browser: Any, guests: list[Guest]
+) -> None:
+    watching = join(browser, host.link, "Watching")
+    guests.append(watching)
+    hidden = join(browser, host.link, "Hidden")
+    guests.append(hidden)
+    painter = Painter(display.name)
+
+    def change_screen(rounds: int) -> None:
+        for round_number in range(rounds):
+            shade = 40 + 20 * (round_number % 8)
+            painter.fill(0, HEIGHT - 40, 40, 40, (shade, 0, 255 - shade))
+            time.sleep(0.1)
+
+    try:
+        mark = host.mark()
+        host.type("/hide Hidden")
+        host.wait_for_line(r"\bHidden \(peer \S+\) no longer sees your screen", after=mark)
+        wait_for(lambda: hidden.state().get("view") == "hidden", 10, what="the page to say hidden")
+        assert hidden.page.is_visible("#hidden-notice")
+        # Frames already on their way when the host stopped may still arrive.
+        time.sleep(seconds(1))
+
+        watching_before, hidden_before = frames_shown(watching), frames_shown(hidden)
+        change_screen(20)
+        wait_for(
+            lambda: frames_shown(watching) >= watching_before + 5,
+            10,
+            what="the other guest to keep getting frames",
+        )
+        assert frames_shown(hidden) == hidden_before
+
+        mark = host.mark()
+        host.type("/show Hidden")
+        host.wait_for_line(r"\bHidden \(peer \S+\) sees your screen again", after=mark)
+        wait_for(lambda: hidden.state().get("view") == "visible", 10, what="the page to show")
+        assert not hidden.page.is_visible("#hidden-notice")
+
+        def resumed() -> bool:
+            change_screen(3)
+            return frames_shown(hidden) >= hidden_before + 3
+
+        wait_for(resumed, 15, what="frames for the guest shown the screen again")
+    finally:
+        painter.close()

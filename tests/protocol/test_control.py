@@ -17,6 +17,7 @@ from pairview.protocol.control import (
     Cursors,
     Key,
     PointerMove,
+    ViewState,
     Wheel,
     guest_message_adapter,
     host_message_adapter,
@@ -84,6 +85,15 @@ def test_host_messages_round_trip() -> None:
         removed=["old"],
     )
     assert host_message_adapter.validate_json(cursors.model_dump_json()) == cursors
+    hidden = ViewState(visible=False)
+    assert host_message_adapter.validate_json(hidden.model_dump_json()) == hidden
+
+
+def test_view_state_needs_a_real_boolean() -> None:
+    with pytest.raises(ValidationError):
+        host_message_adapter.validate_json('{"type": "view-state", "visible": "no"}')
+    with pytest.raises(ValidationError):
+        host_message_adapter.validate_json('{"type": "view-state"}')
 
 
 def test_cursor_colour_is_a_palette_index() -> None:
@@ -103,6 +113,7 @@ def test_page_mirrors_version_and_types() -> None:
         "control-request",
         "control-release",
         "control-state",
+        "view-state",
         "cursors",
     ):
         assert json.dumps(name) in source, name

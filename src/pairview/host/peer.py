@@ -66,6 +66,7 @@ from pairview.protocol.control import (
     Ping,
     Pong,
     VersionError,
+    ViewState,
     guest_message_adapter,
 )
 from pairview.protocol.sas import connection_code, keep_sha256_fingerprint
@@ -138,8 +139,10 @@ class GuestPeer:
         events: PeerEvents,
         host_audio: HostAudio | None = None,
         max_file_size: int = 0,
+        visible: bool = True,
     ) -> None:
         self.guest = guest
+        self._visible = visible
         self.connection_id = secrets.token_urlsafe(6)
         self.remb_bitrate: int | None = None
         self._host_name = host_name
@@ -212,6 +215,7 @@ class GuestPeer:
         pc.on("connectionstatechange", self._on_connection_state)
 
         self._track = EncodedVideoTrack(self._pipeline)
+        self._track.set_visible(self._visible)
         transceiver = pc.addTransceiver(self._track, direction="sendonly")
         wanted = MIME_TYPES[self._codec].lower()
         codecs = [
@@ -301,6 +305,14 @@ class GuestPeer:
     def send_goodbye(self) -> None:
         """Tell the guest over the data channel that the host ended the room."""
         self.send_control(Goodbye())
+
+    def set_visible(self, visible: bool) -> None:
+        """Let the guest see the screen or hide it, and tell the guest's page."""
+        self._visible = visible
+        if self._track is not None:
+            self._track.set_visible(visible)
+        if self._hello_received:
+            self.send_control(ViewState(visible=visible))
 
     def send_control(self, message: HostMessage) -> None:
         """Send a message on the control channel if it is open; drop it otherwise."""
@@ -505,6 +517,8 @@ class GuestPeer:
             self.send_control(VersionError(expected=CONTROL_VERSION, received=message.version))
             return
         self._hello_received = True
+        if not self._visible:
+            self.send_control(ViewState(visible=False))
         self._events.control_opened(self, self.send_control)
 
     def _on_control_close(self) -> None:

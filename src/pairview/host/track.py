@@ -33,10 +33,28 @@ class EncodedVideoTrack(MediaStreamTrack):
         self._queue: deque[av.Packet[Any]] = deque()
         self._ready = asyncio.Event()
         self._waiting_for_keyframe = True
+        self._visible = True
         self.dropped = 0
         pipeline.add_sink(self._push)
 
+    @property
+    def visible(self) -> bool:
+        """Whether the guest may see the screen; a hidden track sends no frame."""
+        return self._visible
+
+    def set_visible(self, visible: bool) -> None:
+        """Stop or resume sending frames; resuming starts at a fresh keyframe."""
+        if visible == self._visible:
+            return
+        self._visible = visible
+        self._queue.clear()
+        self._waiting_for_keyframe = True
+        if visible:
+            self._pipeline.request_keyframe()
+
     def _push(self, packets: list[av.Packet[Any]], keyframe: bool) -> None:
+        if not self._visible:
+            return
         if self._waiting_for_keyframe and not keyframe:
             return
         if len(self._queue) + len(packets) > MAX_QUEUED_PACKETS:

@@ -40,6 +40,9 @@ PeerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 class Capability(StrEnum):
     """A part of the host that a guest may drive, granted separately."""
 
+    # TODO: add a clipboard capability once the host shares its clipboard.
+    # Until then no guest can read or set it, so there is nothing to grant.
+
     POINTER = "pointer"
     KEYBOARD = "keyboard"
 
@@ -181,6 +184,13 @@ class ControlState(_Message):
     reason: ControlReason
 
 
+class ViewState(_Message):
+    """Whether the host lets this guest see the screen; a hidden guest gets no video frame."""
+
+    type: Literal["view-state"] = "view-state"
+    visible: bool
+
+
 class Cursor(_Message):
     """One participant's pointer as the others see it."""
 
@@ -217,7 +227,7 @@ GuestMessage = Annotated[
     Field(discriminator="type"),
 ]
 HostMessage = Annotated[
-    Hello | Goodbye | Ping | Pong | VersionError | ControlState | Cursors,
+    Hello | Goodbye | Ping | Pong | VersionError | ControlState | ViewState | Cursors,
     Field(discriminator="type"),
 ]
 ControlMessage = Annotated[
@@ -234,6 +244,7 @@ ControlMessage = Annotated[
     | ControlRequest
     | ControlRelease
     | ControlState
+    | ViewState
     | Cursors,
     Field(discriminator="type"),
 ]

@@ -194,6 +194,8 @@ export class HostConnection extends EventTarget {
         this.emit("version-error", { host: message.expected, page: message.received });
       } else if (message.type === "control-state") {
         this.emit("control-state", message);
+      } else if (message.type === "view-state") {
+        this.emit("view-state", message);
       } else if (message.type === "cursors") {
         this.emit("cursors", message);
       }

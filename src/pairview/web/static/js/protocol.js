@@ -38,7 +38,9 @@ const SERVER_TYPES = new Set([
   "offer", "answer", "candidate", "bye", "reconnect",
 ]);
 
-const CONTROL_TYPES = new Set(["hello", "goodbye", "ping", "pong", "version-error", "control-state", "cursors"]);
+const CONTROL_TYPES = new Set([
+  "hello", "goodbye", "ping", "pong", "version-error", "control-state", "view-state", "cursors",
+]);
 
 // Limits of control messages, as pairview/protocol/control.py checks them.
 // Positions are normalised to the shared screen, (0, 0) top left and (1, 1)

@@ -23,6 +23,7 @@ const elements = {
   stage: document.getElementById("stage"),
   video: document.getElementById("screen"),
   waiting: document.getElementById("waiting"),
+  hiddenNotice: document.getElementById("hidden-notice"),
   statusBar: document.getElementById("status-bar"),
   status: document.getElementById("status"),
   hostName: document.getElementById("host-name"),
@@ -385,9 +386,19 @@ async function main() {
     else signaling.check();
     host.requestReconnect();
   });
+  // The host stops sending frames to a guest it hides the screen from; the
+  // page also covers the last frame it showed.
+  const showView = (visible) => {
+    elements.body.dataset.view = visible ? "visible" : "hidden";
+    elements.hiddenNotice.hidden = visible;
+    elements.video.style.visibility = visible ? "" : "hidden";
+  };
   host.addEventListener("host", ({ detail }) => {
     elements.hostName.textContent = `Sharing: ${detail.name}`;
+    // Every new control channel starts visible. For a hidden guest, the host sends view-state next.
+    showView(true);
   });
+  host.addEventListener("view-state", ({ detail }) => showView(detail.visible === true));
   host.addEventListener("ended", () => end(ErrorCode.ROOM_CLOSED));
   host.addEventListener("control-state", ({ detail }) => {
     input.setGrants(detail);
