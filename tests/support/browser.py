@@ -9,10 +9,11 @@ downloads a browser here.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,23 @@ CHROMIUM_ARGS = [
     "--disable-domain-reliability",
     "--metrics-recording-only",
 ]
+
+
+@contextlib.contextmanager
+def offline_page() -> Iterator[Any]:
+    """Yield a page of headless Chromium that resolves no host name, for tests of page code."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP * ~NOTFOUND"],
+        )
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
 
 # Colour distance, per channel, within which a decoded video pixel matches the
 # colour drawn on the host: VP8 at 4:2:0 moves flat colours by a few units.

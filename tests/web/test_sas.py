@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pairview.protocol.sas import sha256_fingerprint, short_authentication_string
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import offline_page
 
 pytestmark = pytest.mark.e2e
 
@@ -28,29 +28,19 @@ OWN_OFFER = """async () => {
 
 @pytest.fixture(scope="module")
 def page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP * ~NOTFOUND"],
+    with offline_page() as opened:
+        # Web Crypto needs a secure context, and a loopback origin is one.
+        # The route fulfills the request in place of a server, so nothing is sent.
+        opened.route(
+            "http://127.0.0.1/",
+            lambda route: route.fulfill(content_type="text/html", body="<!doctype html>"),
         )
-        try:
-            opened = browser.new_page()
-            # Web Crypto needs a secure context, and a loopback origin is one.
-            # The route fulfills the request in place of a server, so nothing is sent.
-            opened.route(
-                "http://127.0.0.1/",
-                lambda route: route.fulfill(content_type="text/html", body="<!doctype html>"),
-            )
-            opened.goto("http://127.0.0.1/")
-            source = SAS_JS.read_text(encoding="utf-8").replace("export ", "")
-            opened.add_script_tag(
-                content=source + "\nwindow.sas = { sha256Fingerprint, shortAuthenticationString };"
-            )
-            yield opened
-        finally:
-            browser.close()
+        opened.goto("http://127.0.0.1/")
+        source = SAS_JS.read_text(encoding="utf-8").replace("export ", "")
+        opened.add_script_tag(
+            content=source + "\nwindow.sas = { sha256Fingerprint, shortAuthenticationString };"
+        )
+        yield opened
 
 
 def random_fingerprint() -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import offline_page
 
 pytestmark = pytest.mark.e2e
 
@@ -29,20 +29,10 @@ HASH_IN_PIECES = """([size, piece]) => {
 
 @pytest.fixture(scope="module")
 def page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP * ~NOTFOUND"],
-        )
-        try:
-            opened = browser.new_page()
-            source = SHA256_JS.read_text(encoding="utf-8").replace("export class", "class")
-            opened.add_script_tag(content=source + "\nwindow.Sha256 = Sha256;")
-            yield opened
-        finally:
-            browser.close()
+    with offline_page() as opened:
+        source = SHA256_JS.read_text(encoding="utf-8").replace("export class", "class")
+        opened.add_script_tag(content=source + "\nwindow.Sha256 = Sha256;")
+        yield opened
 
 
 @pytest.mark.parametrize(
