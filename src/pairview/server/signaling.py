@@ -92,6 +92,10 @@ def new_peer_id() -> str:
 class SignalingHub:
     """Membership of every live room, and the routing rules between members."""
 
+    # NOTE: members and their routes live in this process only, so every
+    # peer of a room must reach the same server instance. Sharing them
+    # between instances through Redis is not built.
+
     def __init__(self, grace: float, make_peer_id: Callable[[], str] = new_peer_id) -> None:
         self._grace = grace
         self._make_peer_id = make_peer_id
