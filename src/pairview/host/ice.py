@@ -257,11 +257,13 @@ def classify(
     """Tell whether a pair is direct, through NAT, or relayed.
 
     Relayed when either side is a relay candidate. Direct when the remote
-    address sits on a subnet of the local candidate's interface, whatever
+    address sits on a subnet of one of this machine's interfaces, whatever
     its type: Chromium hides its host candidates behind mDNS names, so a
-    LAN guest often shows up as peer-reflexive. Direct also when neither
-    side is translated: the remote is a host candidate and the local
-    address is public. Otherwise some NAT is in the path.
+    LAN guest often shows up as peer-reflexive, and a guest on this very
+    machine may send from another interface than the local candidate's.
+    Direct also when neither side is translated: the remote is a host
+    candidate and the local address is public. Otherwise some NAT is in
+    the path.
     """
     if pair.local_type == "relay" or pair.remote_type == "relay":
         return ConnectionType.RELAY
@@ -270,9 +272,8 @@ def classify(
         remote = ipaddress.ip_address(pair.remote_address)
     except ValueError:
         return ConnectionType.NAT
-    for network in networks:
-        if local in network and remote in network:
-            return ConnectionType.DIRECT
+    if pair.local_type == "host" and any(remote in network for network in networks):
+        return ConnectionType.DIRECT
     if pair.remote_type == "host" and local.is_global and pair.local_type == "host":
         return ConnectionType.DIRECT
     return ConnectionType.NAT
