@@ -523,6 +523,7 @@ def test_hidden_guest_gets_no_frames(
         host.wait_for_line(r"\bHidden \(peer \S+\) no longer sees your screen", after=mark)
         wait_for(lambda: hidden.state().get("view") == "hidden", 10, what="the page to say hidden")
         assert hidden.page.is_visible("#hidden-notice")
+        assert hidden.state()["state"] == "hidden"
         # Frames already on their way when the host stopped may still arrive.
         time.sleep(seconds(1))
 
@@ -540,6 +541,7 @@ def test_hidden_guest_gets_no_frames(
         host.wait_for_line(r"\bHidden \(peer \S+\) sees your screen again", after=mark)
         wait_for(lambda: hidden.state().get("view") == "visible", 10, what="the page to show")
         assert not hidden.page.is_visible("#hidden-notice")
+        assert hidden.state()["state"] == "playing"
 
         def resumed() -> bool:
             change_screen(3)

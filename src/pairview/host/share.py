@@ -25,7 +25,7 @@ from pairview.host.audio.outgoing import HostAudio
 from pairview.host.audio.voices import GuestPlayback, RelayTrack, VoiceRelay, consume
 from pairview.host.bitrate import BitrateController
 from pairview.host.chat import HOST_ID, Chat
-from pairview.host.console import Command, Console
+from pairview.host.console import Console
 from pairview.host.files import FileTransfers
 from pairview.host.ice import (
     PROBE_TIMEOUT,
@@ -35,11 +35,12 @@ from pairview.host.ice import (
     describe_problems,
     plan_ice_servers,
 )
-from pairview.host.output import ShareOutput, printable
+from pairview.host.output import ShareOutput
 from pairview.host.peer import GuestPeer
 from pairview.host.pipeline import PipelineConfig, VideoPipeline
 from pairview.host.remote import RemoteControl
 from pairview.host.signaling import JoinParams, SignalingClient, SignalingClosed
+from pairview.host.views import ScreenViews
 from pairview.protocol.chat import GuestChatMessage, HostChatMessage
 from pairview.protocol.control import GuestMessage, HostMessage
 from pairview.protocol.signaling import (
@@ -131,8 +132,7 @@ class Share:
         self._voices: dict[str, asyncio.Task[None]] = {}
         self._peers: dict[str, GuestPeer] = {}
         self._names: dict[str, str] = {}
-        # Guests the host has hidden the screen from, by peer id.
-        self._hidden: set[str] = set()
+        self.views = ScreenViews(output, lambda: self._names, self._apply_visible)
         self._ice_servers: list[RTCIceServer] = []
         self._bitrate = BitrateController(settings.min_bitrate, settings.max_bitrate)
         self._pipeline: VideoPipeline | None = None
@@ -153,78 +153,12 @@ class Share:
 
     def register(self, console: Console) -> None:
         """Add the commands that hide the screen from a guest and show it again."""
-        console.add_command(
-            Command(
-                "hide",
-                "/hide NAME|all",
-                "stop showing your screen to a guest, or to every guest here now",
-                self._cmd_hide,
-            )
-        )
-        console.add_command(
-            Command(
-                "show",
-                "/show NAME|all",
-                "show your screen again to a guest, or to every guest here",
-                self._cmd_show,
-            )
-        )
+        self.views.register(console)
 
-    def set_visible(self, peer_id: str, visible: bool) -> None:
-        """Show the screen to a guest or hide it, on this and every later connection."""
-        if visible:
-            self._hidden.discard(peer_id)
-        else:
-            self._hidden.add(peer_id)
+    def _apply_visible(self, peer_id: str, visible: bool) -> None:
         peer = self._peers.get(peer_id)
         if peer is not None:
             peer.set_visible(visible)
-
-    def _cmd_hide(self, arguments: list[str]) -> None:
-        for peer_id in self._view_targets(arguments, "/hide"):
-            name = printable(self._names[peer_id])
-            if peer_id in self._hidden:
-                self._output.info(f"{name} (peer {peer_id}) already cannot see your screen.")
-                continue
-            self.set_visible(peer_id, False)
-            self._output.notice(f"{name} (peer {peer_id}) no longer sees your screen.")
-
-    def _cmd_show(self, arguments: list[str]) -> None:
-        for peer_id in self._view_targets(arguments, "/show"):
-            name = printable(self._names[peer_id])
-            if peer_id not in self._hidden:
-                self._output.info(f"{name} (peer {peer_id}) already sees your screen.")
-                continue
-            self.set_visible(peer_id, True)
-            self._output.notice(f"{name} (peer {peer_id}) sees your screen again.")
-
-    def _view_targets(self, arguments: list[str], usage: str) -> list[str]:
-        """Return the peer ids that `/hide` or `/show` arguments name; print why if none."""
-        if len(arguments) != 1:
-            self._output.warning(f"Usage: {usage} NAME|all (a guest's name or peer id)")
-            return []
-        query = arguments[0]
-        if query == "all":
-            if not self._names:
-                self._output.info("No guest is here.")
-            return list(self._names)
-        if query in self._names:
-            return [query]
-        found = [
-            peer_id for peer_id, name in self._names.items() if name.casefold() == query.casefold()
-        ]
-        if len(found) == 1:
-            return found
-        everyone = ", ".join(
-            f"{printable(name)} (peer {peer_id})" for peer_id, name in self._names.items()
-        )
-        if not found:
-            self._output.warning(f"No guest named {query!r}. Guests: {everyone or 'none'}.")
-        else:
-            self._output.warning(
-                f"{len(found)} guests are named {query!r}; use a peer id instead: {everyone}."
-            )
-        return []
 
     @property
     def pipeline(self) -> VideoPipeline | None:
@@ -423,7 +357,7 @@ class Share:
             events=self,
             host_audio=self._host_audio,
             max_file_size=self._files.max_size if self._files is not None else 0,
-            visible=guest.peer_id not in self._hidden,
+            visible=self.views.visible(guest.peer_id),
         )
         self._peers[guest.peer_id] = peer
         self._last_negotiated[guest.peer_id] = time.monotonic()
@@ -480,7 +414,7 @@ class Share:
     async def _guest_gone(self, peer_id: str) -> None:
         peer = self._peers.pop(peer_id, None)
         name = self._names.pop(peer_id, None)
-        self._hidden.discard(peer_id)
+        self.views.forget(peer_id)
         if self._remote is not None:
             self._remote.remove_guest(peer_id)
         self._lost_at.pop(peer_id, None)

@@ -390,6 +390,8 @@ async function main() {
   // page also covers the last frame it showed.
   const showView = (visible) => {
     elements.body.dataset.view = visible ? "visible" : "hidden";
+    if (!visible && elements.body.dataset.state === "playing") setState("hidden");
+    if (visible && elements.body.dataset.state === "hidden") setState("playing");
     elements.hiddenNotice.hidden = visible;
     elements.video.style.visibility = visible ? "" : "hidden";
   };
@@ -431,7 +433,7 @@ async function main() {
 
   elements.video.addEventListener("playing", () => {
     elements.waiting.hidden = true;
-    setState("playing");
+    setState(elements.body.dataset.view === "hidden" ? "hidden" : "playing");
   });
 
   window.addEventListener("pagehide", () => signaling.stop());
