@@ -57,8 +57,11 @@ class Tab:
         if message.type == "error" and "401" not in message.text:
             self.problems.append(message.text)
 
-    async def open(self, path: str) -> None:
+    async def open(self, path: str, ready: bool = False) -> None:
+        """Load `path`; with `ready`, also wait until the page's script has set up its forms."""
         await self.page.goto(self.base_url + path)
+        if ready:
+            await self.page.wait_for_selector("body[data-ready]", state="attached")
 
 
 @pytest.fixture
@@ -152,7 +155,7 @@ async def test_account_and_contacts_pages(
     await page.click("#sign-in-form button")
     await page.wait_for_url("**/share")
 
-    await tab.open("/account")
+    await tab.open("/account", ready=True)
     await page.wait_for_selector("#current-name:text('Page Paula')")
     await page.fill("#display-name", "Paula P")
     await page.click("#name-form button")
@@ -161,7 +164,7 @@ async def test_account_and_contacts_pages(
     await page.wait_for_selector("#code:not([hidden])")
     assert "valid for 10 minutes" in (await page.text_content("#code") or "")
 
-    await tab.open("/contacts")
+    await tab.open("/contacts", ready=True)
     await page.fill("#email", "buddy@example.org")
     await page.click("#add-form button")
     row = page.locator("#contact-list li")
@@ -171,7 +174,7 @@ async def test_account_and_contacts_pages(
     await row.locator("button").click()
     await page.wait_for_selector("#no-contacts:not([hidden])")
 
-    await tab.open("/account")
+    await tab.open("/account", ready=True)
     await page.click("#sign-out")
     await page.wait_for_url("**/sign-in")
     await tab.open("/account")
@@ -223,3 +226,18 @@ async def test_account_pages_absent_without_accounts(
     assert [p.status_code for p in pages] == [404, 404, 404]
     assert api.status_code == 404
     assert index.status_code == 200
+
+
+PAGES = Path(__file__).parents[3] / "src/pairview/web/account"
+
+
+def test_forms_never_submit_by_get() -> None:
+    """A form sent before its script runs must not put a password or an email into the URL."""
+    forms = [
+        (page_file.name, form)
+        for page_file in sorted(PAGES.glob("*.html"))
+        for form in re.findall(r"<form\b[^>]*>", page_file.read_text(encoding="utf-8"))
+    ]
+    assert len(forms) >= 10, forms
+    for name, form in forms:
+        assert 'method="post"' in form, f"{name}: {form}"

@@ -1,6 +1,6 @@
 // The account page: name, address, password, desktop app code, sign-out, deletion.
 
-import { onSubmit, request, requireUser, showError, showMessage } from "./api.js";
+import { onSubmit, pageReady, request, requireUser, showError, showMessage } from "./api.js";
 
 function show(user) {
   document.getElementById("current-name").textContent = user.display_name;
@@ -61,6 +61,7 @@ async function main() {
     await request("DELETE", "/api/account", { password: password || null });
     location.assign("/sign-up");
   });
+  pageReady();
 }
 
 main().catch(showError);

@@ -105,6 +105,11 @@ export function onSubmit(form, action) {
   });
 }
 
+/** Mark the page as ready for input: every form and button has its handler now. */
+export function pageReady() {
+  document.body.dataset.ready = "true";
+}
+
 /** Remember the name to join a room with, so that the room page joins without asking. */
 export function joinAs(roomUrl, name) {
   const room = /^\/r\/([A-Za-z0-9_-]+)#/.exec(roomUrl)?.[1];

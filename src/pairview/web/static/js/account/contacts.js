@@ -1,6 +1,6 @@
 // The contacts page: add, list and remove addresses.
 
-import { onSubmit, request, requireUser, showError, showMessage } from "./api.js";
+import { onSubmit, pageReady, request, requireUser, showError, showMessage } from "./api.js";
 
 const list = document.getElementById("contact-list");
 
@@ -41,6 +41,7 @@ async function main() {
     await refresh();
   });
   await refresh();
+  pageReady();
 }
 
 main().catch(showError);

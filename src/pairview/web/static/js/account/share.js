@@ -1,6 +1,6 @@
 // The share page: invitations to you, live as they come, and invitations to your rooms.
 
-import { joinAs, request, requireUser, showError, showMessage } from "./api.js";
+import { joinAs, pageReady, request, requireUser, showError, showMessage } from "./api.js";
 
 const invitationList = document.getElementById("invitation-list");
 const roomList = document.getElementById("room-list");
@@ -128,6 +128,7 @@ async function main() {
   await Promise.all([refreshInvitations(), refreshRooms()]);
   listen();
   window.addEventListener("focus", () => refreshRooms().catch(showError));
+  pageReady();
 }
 
 main().catch(showError);

@@ -1,6 +1,6 @@
 // After a first sign-in through a provider: pick a display name, then the account is made.
 
-import { onSubmit, request, showError } from "./api.js";
+import { onSubmit, pageReady, request, showError } from "./api.js";
 
 async function main() {
   const pending = await request("GET", "/api/auth/welcome");
@@ -11,6 +11,7 @@ async function main() {
     await request("POST", "/api/auth/welcome", { display_name });
     location.assign("/share");
   });
+  pageReady();
 }
 
 main().catch(showError);
