@@ -18,7 +18,7 @@ LAN = [ipaddress.ip_network("10.1.2.0/24")]
         (SelectedPair("host", "10.1.2.5", "host", "10.1.2.9"), ConnectionType.DIRECT),
         # Chromium's mDNS-hidden host candidate shows up as peer-reflexive.
         (SelectedPair("host", "10.1.2.5", "prflx", "10.1.2.9"), ConnectionType.DIRECT),
-        # A guest on this machine, answering from another interface's address.
+        # A guest on this machine, sending from another interface's address.
         (SelectedPair("host", "172.17.0.1", "prflx", "10.1.2.9"), ConnectionType.DIRECT),
         (SelectedPair("srflx", "198.51.100.7", "prflx", "10.1.2.9"), ConnectionType.NAT),
         (SelectedPair("host", "10.1.2.5", "prflx", "198.51.100.12"), ConnectionType.NAT),

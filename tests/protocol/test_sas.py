@@ -17,7 +17,7 @@ HOST = "AA:" * 31 + "AA"
 GUEST = "BB:" * 31 + "BB"
 
 
-async def test_reads_the_certificate_fingerprint_from_an_aiortc_offer() -> None:
+async def test_fingerprint_from_aiortc_offer() -> None:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     try:
         pc.createDataChannel("probe")
@@ -33,7 +33,7 @@ async def test_reads_the_certificate_fingerprint_from_an_aiortc_offer() -> None:
         await pc.close()
 
 
-def test_ignores_other_hash_algorithms_and_reads_lower_case() -> None:
+def test_fingerprint_sha256_only_any_case() -> None:
     sdp = (
         "v=0\r\n"
         "a=fingerprint:sha-512 " + "CC:" * 63 + "CC\r\n"
@@ -57,7 +57,7 @@ def test_code_depends_on_both_fingerprints_and_their_order() -> None:
     assert short_authentication_string(HOST, other) != code
 
 
-def test_both_ends_compute_the_same_code_from_their_own_view() -> None:
+def test_both_ends_get_same_code() -> None:
     host_sdp = f"a=fingerprint:sha-256 {HOST}\r\n"
     guest_sdp = f"a=fingerprint:sha-256 {GUEST}\r\n"
     at_host = connection_code(host_sdp, guest_sdp, local_is_host=True)

@@ -12,7 +12,7 @@ import os
 import secrets
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 
@@ -58,23 +58,18 @@ def _output(*argv: str) -> str:
     return subprocess.run(argv, capture_output=True, text=True, check=False).stdout.strip()
 
 
-def _settled(namespace: Namespace, device: str) -> bool:
-    """Whether `device` is up with its IPv6 link-local address in place and valid."""
-    link = _output("ip", "-n", namespace.name, "-br", "link", "show", "dev", device).split()
-    return (
-        len(link) > 1
-        and link[1] == "UP"
-        and bool(
-            _output(
-                "ip", "-n", namespace.name, "-6", "addr", "show", "dev", device, "scope", "link"
-            )
-        )
-        and not _output("ip", "-n", namespace.name, "addr", "show", "tentative")
-    )
+def link_is_up(namespace: str, device: str) -> bool:
+    """Return whether `device` in `namespace` is up, as `ip -brief link` reports it."""
+    fields = _output("ip", "-n", namespace, "-br", "link", "show", "dev", device).split()
+    return len(fields) > 1 and fields[1] == "UP"
 
 
-def _settle(devices: Sequence[tuple[Namespace, str]], timeout: float = 10.0) -> None:
-    """Wait until every device is up and its addresses will not change any more.
+def wait_for_links(
+    devices: Sequence[tuple[str, str]],
+    ready: Callable[[str, str], bool] = link_is_up,
+    timeout: float = 10.0,
+) -> list[str]:
+    """Wait until `ready` is true for every (namespace, device); return those still not ready.
 
     Chromium treats any later change of a link or an address as a network
     change and aborts the page loads in flight with ERR_NETWORK_CHANGED, so
@@ -82,12 +77,21 @@ def _settle(devices: Sequence[tuple[Namespace, str]], timeout: float = 10.0) -> 
     """
     deadline = time.monotonic() + timeout
     while True:
-        pending = [f"{ns.name}/{device}" for ns, device in devices if not _settled(ns, device)]
-        if not pending:
-            return
-        if time.monotonic() > deadline:
-            raise NetnsUnavailable(f"{', '.join(pending)} did not come up within {timeout:g} s")
+        pending = [f"{ns}/{device}" for ns, device in devices if not ready(ns, device)]
+        if not pending or time.monotonic() > deadline:
+            return pending
         time.sleep(0.1)
+
+
+def _settled(namespace: str, device: str) -> bool:
+    """Return whether `device` is up with its IPv6 link-local address in place and valid."""
+    return (
+        link_is_up(namespace, device)
+        and bool(
+            _output("ip", "-n", namespace, "-6", "addr", "show", "dev", device, "scope", "link")
+        )
+        and not _output("ip", "-n", namespace, "addr", "show", "tentative")
+    )
 
 
 @contextlib.contextmanager
@@ -133,7 +137,9 @@ def lan() -> Iterator[Lan]:
         for namespace, device in ((host, "pv0"), (guest, "pv1")):
             _ip("addr", "add", f"{namespace.address}/24", "dev", device, namespace=namespace.name)
             _ip("link", "set", device, "up", namespace=namespace.name)
-        _settle(((host, "pv0"), (guest, "pv1")))
+        pending = wait_for_links(((host.name, "pv0"), (guest.name, "pv1")), _settled)
+        if pending:
+            raise NetnsUnavailable(f"{', '.join(pending)} did not come up within 10 s")
         yield Lan(host, guest)
     finally:
         for name in created:

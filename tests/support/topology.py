@@ -27,10 +27,11 @@ import ipaddress
 import os
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from tests.support.netns import wait_for_links
 
 PUBLIC_SUBNET = "198.51.100"
 PUBLIC_PREFIX = 24
@@ -70,20 +71,10 @@ class Node:
     def ip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run(["ip", "-n", self.name, *args], check=check)
 
-    def wait_up(self, device: str, timeout: float = 10.0) -> None:
-        """Wait until `device` is up, so that a browser started here sees no change later.
-
-        Chromium aborts page loads with ERR_NETWORK_CHANGED when a link
-        changes state under it.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            fields = self.ip("-br", "link", "show", "dev", device).stdout.split()
-            if len(fields) > 1 and fields[1] == "UP":
-                return
-            if time.monotonic() > deadline:
-                raise TopologyError(f"{device} in {self.name} did not come up within {timeout:g} s")
-            time.sleep(0.1)
+    def wait_up(self, device: str) -> None:
+        """Wait until `device` is up, so that a browser started here sees no change later."""
+        if wait_for_links([(self.name, device)]):
+            raise TopologyError(f"{device} in {self.name} did not come up within 10 s")
 
 
 @dataclass

@@ -48,7 +48,7 @@ def random_fingerprint() -> str:
 
 
 @pytest.mark.parametrize("case", range(20))
-def test_page_and_host_compute_the_same_code(page: Any, case: int) -> None:
+def test_page_and_host_same_code(page: Any, case: int) -> None:
     host, guest = random_fingerprint(), random_fingerprint()
     if case % 2:
         guest = guest.lower()
@@ -56,7 +56,7 @@ def test_page_and_host_compute_the_same_code(page: Any, case: int) -> None:
     assert code == short_authentication_string(host, guest)
 
 
-def test_page_and_host_read_the_same_fingerprint_from_chromium_sdp(page: Any) -> None:
+def test_same_fingerprint_from_chromium_sdp(page: Any) -> None:
     sdp = page.evaluate(OWN_OFFER)
     from_page = page.evaluate("(sdp) => window.sas.sha256Fingerprint(sdp)", sdp)
     assert from_page is not None
