@@ -13,12 +13,21 @@ lost, into releasing whatever that guest held down.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pairview.protocol.control import Capability, ControlReason
 
 ALL_CAPABILITIES = frozenset(Capability)
 REQUEST_TIMEOUT = 60.0
+
+
+def match_guests(query: str, names: Mapping[str, str]) -> list[str]:
+    """Return the peer ids in `names` that `query` names: a peer id, or else a name in any case."""
+    if query in names:
+        return [query]
+    folded = query.casefold()
+    return [peer_id for peer_id, name in names.items() if name.casefold() == folded]
 
 
 class UnknownGuest(LookupError):
@@ -100,10 +109,8 @@ class Grants:
 
     def find(self, query: str) -> list[GuestGrants]:
         """Return the guests whose peer id is `query`, or else whose name is, ignoring case."""
-        if query in self._guests:
-            return [self._guests[query]]
-        wanted = query.casefold()
-        return [guest for guest in self._guests.values() if guest.name.casefold() == wanted]
+        names = {peer_id: guest.name for peer_id, guest in self._guests.items()}
+        return [self._guests[peer_id] for peer_id in match_guests(query, names)]
 
     def request(self, peer_id: str, capabilities: frozenset[Capability], now: float) -> GrantChange:
         """Record a guest's request; it waits for the host unless nothing is left to grant."""

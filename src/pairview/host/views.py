@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from pairview.host.console import Command, Console
+from pairview.host.grants import match_guests
 from pairview.host.output import ShareOutput, printable
 
 # Returns the guests present now, peer id to display name.
@@ -91,10 +92,7 @@ class ScreenViews:
             if not guests:
                 self._output.info("No guest is here.")
             return list(guests)
-        if query in guests:
-            return [query]
-        folded = query.casefold()
-        found = [peer_id for peer_id, name in guests.items() if name.casefold() == folded]
+        found = match_guests(query, guests)
         if len(found) == 1:
             return found
         if not found:
