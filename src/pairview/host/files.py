@@ -610,24 +610,38 @@ class _Send(_Endpoint):
 
     async def _stream(self, file: BinaryIO, pipe: ChannelPipe) -> None:
         outgoing = self._outgoing
-        while not outgoing.finished:
-            if outgoing.all_sent:
-                pipe.send(outgoing.end().model_dump_json())
-                return
-            if not outgoing.can_send:
-                await self._wait()
-                continue
-            block = await asyncio.to_thread(file.read, READ_BLOCK)
-            if not block or outgoing.sent + len(block) > self.size:
-                self.cancel("the file changed while it was being sent")
-                return
-            for start in range(0, len(block), MAX_CHUNK):
-                if outgoing.finished:
+        # The next block is read while the channel drains the last one, so
+        # that the channel never runs dry waiting for the disk.
+        reading = asyncio.ensure_future(asyncio.to_thread(file.read, READ_BLOCK))
+        try:
+            while not outgoing.finished:
+                if outgoing.all_sent:
+                    pipe.send(outgoing.end().model_dump_json())
                     return
-                pipe.send(outgoing.chunk(block[start : start + MAX_CHUNK]))
-            await pipe.drain()
-            while not outgoing.finished and not outgoing.can_send and not outgoing.all_sent:
-                await self._wait()
+                if not outgoing.can_send:
+                    await self._wait()
+                    continue
+                block = await reading
+                if not block or outgoing.sent + len(block) > self.size:
+                    self.cancel("the file changed while it was being sent")
+                    return
+                if outgoing.sent + len(block) < self.size:
+                    reading = asyncio.ensure_future(asyncio.to_thread(file.read, READ_BLOCK))
+                for start in range(0, len(block), MAX_CHUNK):
+                    # The window may close in the middle of a block.
+                    while not outgoing.finished and not outgoing.can_send:
+                        await self._wait()
+                    if outgoing.finished:
+                        return
+                    pipe.send(outgoing.chunk(block[start : start + MAX_CHUNK]))
+                await pipe.drain()
+                while not outgoing.finished and not outgoing.can_send and not outgoing.all_sent:
+                    await self._wait()
+        finally:
+            # The caller closes the file next: a read still running ends first.
+            if not reading.done():
+                with contextlib.suppress(Exception):
+                    await reading
 
     async def _wait(self) -> None:
         self._wake.clear()

@@ -1,0 +1,212 @@
+"""The host sending a file from disk over a real aiortc connection on loopback.
+
+The guest's end is a Python receiver built on the protocol's state machine,
+so these tests reach the host's reading, flow control and cancelling
+without a browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from rich.console import Console
+
+from pairview.host.files import FileTransfers
+from pairview.host.output import ShareOutput
+from pairview.protocol.transfer import (
+    WINDOW,
+    Cancelled,
+    Ended,
+    IncomingTransfer,
+    parse_offer,
+)
+
+TIMEOUT = 60.0
+MIB = 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("aioice.ice.get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+
+
+@dataclass
+class Receiver:
+    """The guest's end of one transfer: accepts, keeps and acknowledges bytes as a page does."""
+
+    channel: RTCDataChannel
+    on_chunk: Callable[[Receiver], None] = lambda receiver: None
+    data: bytearray = field(default_factory=bytearray)
+    incoming: IncomingTransfer | None = None
+    done: asyncio.Future[str] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def __post_init__(self) -> None:
+        self.channel.on("message", self.message)
+
+    def message(self, data: str | bytes) -> None:
+        if self.incoming is None:
+            assert isinstance(data, str)
+            self.incoming = IncomingTransfer(parse_offer(data))
+            self.channel.send(self.incoming.accept().model_dump_json())
+            return
+        if isinstance(data, bytes):
+            assert self.incoming.receive_data(data) is None
+            self.data += data
+            self.on_chunk(self)
+            ack = self.incoming.progress_due()
+            if ack is not None:
+                self.channel.send(ack.model_dump_json())
+            return
+        event = self.incoming.receive(data)
+        if isinstance(event, Ended):
+            self.channel.send(self.incoming.complete().model_dump_json())
+            self.settle("complete")
+        elif isinstance(event, Cancelled):
+            self.settle(f"cancelled: {event.reason}")
+
+    def settle(self, outcome: str) -> None:
+        if not self.done.done():
+            self.done.set_result(outcome)
+
+
+@dataclass
+class Room:
+    files: FileTransfers
+    terminal: io.StringIO
+    receivers: asyncio.Queue[Receiver]
+
+
+@pytest.fixture
+async def room(tmp_path: Path) -> AsyncIterator[Room]:
+    host = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    guest = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    terminal = io.StringIO()
+    files = FileTransfers(
+        ShareOutput(Console(file=terminal, width=200)), tmp_path / "downloads", 10**9, "Host"
+    )
+    receivers: asyncio.Queue[Receiver] = asyncio.Queue()
+
+    chunk_hooks: list[Callable[[Receiver], None]] = []
+    guest.on(
+        "datachannel",
+        lambda channel: receivers.put_nowait(
+            Receiver(channel, chunk_hooks[0] if chunk_hooks else lambda receiver: None)
+        ),
+    )
+
+    # The control channel puts SCTP into the offer, as the host's first channel does.
+    control = host.createDataChannel("control")
+    opened = asyncio.Event()
+    control.on("open", opened.set)
+    await host.setLocalDescription(await host.createOffer())
+    await guest.setRemoteDescription(
+        RTCSessionDescription(sdp=host.localDescription.sdp, type="offer")
+    )
+    await guest.setLocalDescription(await guest.createAnswer())
+    await host.setRemoteDescription(
+        RTCSessionDescription(sdp=guest.localDescription.sdp, type="answer")
+    )
+    async with asyncio.timeout(TIMEOUT):
+        await opened.wait()
+        # The guest's own end of the control channel.
+        (await receivers.get()).settle("control")
+
+    files.add_guest("g1", "Guest", lambda: host.createDataChannel("file"))
+    try:
+        yield Room(files, terminal, receivers)
+    finally:
+        await files.close()
+        await host.close()
+        await guest.close()
+
+
+def random_file(path: Path, size: int) -> str:
+    data = os.urandom(size)
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+async def send(
+    room: Room, path: Path, on_chunk: Callable[[Receiver], None] | None = None
+) -> tuple[str, str]:
+    """Send `path` to the guest; return how the guest's end settled, and its bytes' SHA-256."""
+    guest = room.files.guest("g1")
+    assert guest is not None
+    room.files.send_file(path, guest)
+    async with asyncio.timeout(TIMEOUT):
+        receiver = await room.receivers.get()
+        if on_chunk is not None:
+            receiver.on_chunk = on_chunk
+        outcome = await receiver.done
+    return outcome, hashlib.sha256(receiver.data).hexdigest()
+
+
+async def wait_until_idle(room: Room) -> None:
+    """Wait for the host's transfer tasks to end, and fail if one crashed."""
+    tasks = set(room.files._tasks)
+    if tasks:
+        await asyncio.wait(tasks, timeout=TIMEOUT)
+    for task in tasks:
+        assert task.done()
+        assert not task.cancelled()
+        assert task.exception() is None
+
+
+async def test_file_larger_than_the_window_arrives_whole(room: Room, tmp_path: Path) -> None:
+    source = tmp_path / "large.bin"
+    size = WINDOW + 3 * MIB + 12345
+    expected = random_file(source, size)
+
+    assert await send(room, source) == ("complete", expected)
+
+    await wait_until_idle(room)
+    assert "Sent 'large.bin' to Guest (peer g1)" in room.terminal.getvalue()
+    assert "failed" not in room.terminal.getvalue()
+
+
+async def test_file_cut_short_while_sent_is_cancelled(room: Room, tmp_path: Path) -> None:
+    source = tmp_path / "shrinking.bin"
+    # Larger than the window and the block read ahead: the host must read
+    # again after the guest's first chunk, and then finds the file shorter.
+    random_file(source, WINDOW + 4 * MIB)
+
+    def truncate_once(receiver: Receiver) -> None:
+        if len(receiver.data) <= 64 * 1024:
+            with source.open("r+b") as file:
+                file.truncate(MIB)
+
+    outcome, _ = await send(room, source, truncate_once)
+
+    assert outcome == "cancelled: the file changed while it was being sent"
+    await wait_until_idle(room)
+    assert "the file changed while it was being sent" in room.terminal.getvalue()
+
+
+async def test_host_cancels_halfway(room: Room, tmp_path: Path) -> None:
+    source = tmp_path / "cancelled.bin"
+    random_file(source, WINDOW + 4 * MIB)
+    cancelled = False
+
+    def cancel_after_two_mib(receiver: Receiver) -> None:
+        nonlocal cancelled
+        if len(receiver.data) >= 2 * MIB and not cancelled:
+            cancelled = True
+            room.files._cmd_cancel(["all"])
+
+    outcome, _ = await send(room, source, cancel_after_two_mib)
+
+    assert outcome == "cancelled: the host cancelled it"
+    await wait_until_idle(room)
+    assert "Cancelled 'cancelled.bin' to Guest (peer g1): the host cancelled it." in (
+        room.terminal.getvalue()
+    )
