@@ -97,9 +97,11 @@ def guests() -> Iterator[list[Guest]]:
         guest.close()
 
 
-def enter(browser: Any, host: ShareProcess, name: str, guests: list[Guest]) -> Guest:
+def enter(
+    browser: Any, host: ShareProcess, name: str, guests: list[Guest], init_script: str = ""
+) -> Guest:
     """Join as `name` and wait until the page lists the host in its roster."""
-    guest = join(browser, host.link, name, viewport=(1280, 800))
+    guest = join(browser, host.link, name, viewport=(1280, 800), init_script=init_script)
     guests.append(guest)
     wait_for(
         lambda: guest.page.locator("#participants li").count() >= 2,
@@ -301,6 +303,44 @@ def test_file_browser_to_host_20mb(
     state = wait_for_transfer(dana, "upload-20MB.bin", "out", "complete")
     assert "checked its SHA-256" in state["status"]
     assert not [name for name in files_in(downloads) if name.endswith(".part")]
+
+
+# A page outside a secure context has no crypto.subtle, and hashes in JavaScript.
+WITHOUT_NATIVE_HASH = "Object.defineProperty(globalThis.crypto, 'subtle', {value: undefined});"
+
+
+def test_files_both_ways_hashed_in_javascript(
+    host: ShareProcess, browser: Any, guests: list[Guest], tmp_path: Path, downloads: Path
+) -> None:
+    erin = enter(browser, host, "Erin", guests, init_script=WITHOUT_NATIVE_HASH)
+    assert erin.page.evaluate("() => globalThis.crypto.subtle") is None
+    down = tmp_path / "down-3MB.bin"
+    up = tmp_path / "up-3MB.bin"
+    down_hash = random_file(down, 3 * MB + 17)
+    up_hash = random_file(up, 3 * MB + 29)
+    mark = host.mark()
+
+    host.type(f"/send {down} Erin")
+    accept = '.transfer[data-direction="in"] button[data-action="accept"]'
+    erin.page.wait_for_selector(accept)
+    with erin.page.expect_download(timeout=seconds(60) * 1000) as download_info:
+        erin.page.click(accept)
+    saved_down = tmp_path / "erin-downloaded.bin"
+    download_info.value.save_as(saved_down)
+    target(erin, "host")
+    erin.page.set_input_files("#file-input", str(up))
+    host.wait_for_line(r"Erin \(peer \S+\) sends you 'up-3MB.bin'", after=mark)
+    host.type("y")
+    line = host.wait_for_line(r"Saved 'up-3MB.bin' from Erin .* as (.+): 3.0 MB", after=mark)
+
+    assert sha256(saved_down) == down_hash
+    assert "SHA-256 verified" in wait_for_transfer(erin, "down-3MB.bin", "in", "complete")["status"]
+    saved_up = Path(re.search(r" as (.+): 3.0 MB", line).group(1))  # type: ignore[union-attr]
+    assert saved_up.parent == downloads
+    assert sha256(saved_up) == up_hash
+    assert (
+        "checked its SHA-256" in wait_for_transfer(erin, "up-3MB.bin", "out", "complete")["status"]
+    )
 
 
 def test_declined_and_oversized_files(

@@ -1,12 +1,13 @@
 // File transfers in the page: one data channel per file, as
-// pairview/protocol/transfer.py describes. Sending reads the file in blocks
-// and keeps the channel's bufferedAmount low. Receiving keeps the chunks in
-// memory, checks size and SHA-256 at the end, then hands the file to the
-// browser's downloads.
+// pairview/protocol/transfer.py describes. Sending reads the file in blocks,
+// the next while the last drains, and keeps the channel's bufferedAmount
+// low. Receiving keeps the chunks in memory, checks size and SHA-256 at the
+// end, then hands the file to the browser's downloads.
 //
 // crypto.subtle hashes a whole buffer at once, natively and fast, so files
-// up to NATIVE_HASH_LIMIT are hashed so at the end. Larger files, and every
-// file on a page that is not a secure context (where crypto.subtle is
+// up to NATIVE_HASH_LIMIT are hashed so: a sent file while its blocks go
+// out, a received one in the single buffer it arrived in. Larger files, and
+// every file on a page that is not a secure context (where crypto.subtle is
 // missing), are hashed chunk by chunk in JavaScript, which costs CPU time
 // while the transfer runs.
 
@@ -23,10 +24,18 @@ function hashesNatively(size) {
   return Boolean(globalThis.crypto?.subtle) && size <= NATIVE_HASH_LIMIT;
 }
 
-/** Return the SHA-256 of a Blob (or File) as hexadecimal digits, with crypto.subtle. */
-async function nativeSha256(blob) {
-  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+/** Return the SHA-256 of a buffer, or of a Blob (or File), as hexadecimal digits, with crypto.subtle. */
+async function nativeSha256(data) {
+  const bytes = data instanceof Blob ? await data.arrayBuffer() : data;
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** Start reading `length` bytes of `file` at `offset`. A failure surfaces where the result is awaited. */
+function readBlock(file, offset, length) {
+  const reading = file.slice(offset, offset + length).arrayBuffer();
+  reading.catch(() => {});
+  return reading;
 }
 
 /** Format a byte count as "20.0 MB", in decimal units as file managers show. */
@@ -194,16 +203,26 @@ class OutgoingTransfer extends Transfer {
   }
 
   async pump() {
-    const hash = hashesNatively(this.file.size) ? null : new Sha256();
     const size = this.file.size;
+    const hash = hashesNatively(size) ? null : new Sha256();
+    // The native hash reads the whole file while the blocks go out.
+    const digest = hash ? null : nativeSha256(this.file);
+    digest?.catch(() => {});
+    let next = readBlock(this.file, 0, READ_BLOCK);
+    let read = 0;
     while (this.sent < size && !this.finished) {
       if (this.sent - this.acknowledged >= protocol.WINDOW) {
         await this.sleep();
         continue;
       }
-      const block = new Uint8Array(await this.file.slice(this.sent, this.sent + READ_BLOCK).arrayBuffer());
+      const block = new Uint8Array(await next);
       if (block.length === 0) throw new Error("the file became shorter while it was sent");
+      read += block.length;
+      if (read < size) next = readBlock(this.file, read, READ_BLOCK);
       for (let start = 0; start < block.length && !this.finished; start += protocol.MAX_CHUNK) {
+        // The window may close in the middle of a block.
+        while (!this.finished && this.sent - this.acknowledged >= protocol.WINDOW) await this.sleep();
+        if (this.finished) break;
         const chunk = block.subarray(start, start + protocol.MAX_CHUNK);
         if (hash) hash.update(chunk);
         this.channel.send(chunk);
@@ -212,9 +231,9 @@ class OutgoingTransfer extends Transfer {
       while (!this.finished && this.channel.bufferedAmount > HIGH_WATER) await this.sleep();
     }
     if (!this.finished) {
-      const digest = hash ? hash.hex() : await nativeSha256(this.file);
+      const hex = hash ? hash.hex() : await digest;
       if (this.finished) return;
-      this.sendMessage(protocol.fileEnd(digest));
+      this.sendMessage(protocol.fileEnd(hex));
       this.view.setState("ended", "Sent; waiting for the receiver to check it…");
     }
   }
@@ -227,6 +246,9 @@ class IncomingTransfer extends Transfer {
     this.state = "offered";
     this.received = 0;
     this.reported = 0;
+    // A file hashed natively arrives in one buffer, allocated on accepting.
+    // Any other file arrives in a list of chunks, hashed as they come.
+    this.buffer = null;
     this.parts = [];
     this.hash = hashesNatively(offer.size) ? null : new Sha256();
     view.setState("offered", `${senderName} sends you ${formatSize(offer.size)}.`);
@@ -244,6 +266,7 @@ class IncomingTransfer extends Transfer {
   accept() {
     if (this.state !== "offered" || this.finished) return;
     this.state = "transferring";
+    if (!this.hash) this.buffer = new Uint8Array(this.offer.size);
     this.sendMessage(protocol.fileAccept());
     this.view.clearButtons();
     this.view.button("Cancel", "cancel", () => this.cancel("The receiver cancelled."));
@@ -251,6 +274,7 @@ class IncomingTransfer extends Transfer {
   }
 
   fail(state, text) {
+    this.buffer = null;
     this.parts = [];
     this.finish(state, text);
   }
@@ -288,8 +312,12 @@ class IncomingTransfer extends Transfer {
       this.reject("The sender sent more than it offered.");
       return;
     }
-    this.parts.push(chunk);
-    if (this.hash) this.hash.update(chunk);
+    if (this.buffer) {
+      this.buffer.set(chunk, this.received);
+    } else {
+      this.parts.push(chunk);
+      this.hash.update(chunk);
+    }
     this.received += chunk.length;
     if (this.received - this.reported >= protocol.PROGRESS_INTERVAL || this.received === this.offer.size) {
       this.reported = this.received;
@@ -303,14 +331,17 @@ class IncomingTransfer extends Transfer {
       this.reject(`The file ended after ${this.received} of ${this.offer.size} bytes.`);
       return;
     }
-    const blob = new Blob(this.parts, { type: this.offer.mime || "application/octet-stream" });
-    this.parts = [];
-    const digest = this.hash ? this.hash.hex() : await nativeSha256(blob);
+    const digest = this.hash ? this.hash.hex() : await nativeSha256(this.buffer);
     if (this.finished) return;
     if (digest !== sha256) {
       this.reject("The SHA-256 of the received bytes does not match.");
       return;
     }
+    const blob = new Blob(this.buffer ? [this.buffer] : this.parts, {
+      type: this.offer.mime || "application/octet-stream",
+    });
+    this.buffer = null;
+    this.parts = [];
     this.sendMessage(protocol.fileComplete());
     this.view.setProgress(this.offer.size, this.offer.size);
     this.finish("complete", `Received ${formatSize(this.offer.size)}; SHA-256 verified.`);
