@@ -15,6 +15,9 @@ same run:
   acceptance to the receiver's confirmation. The reference is a plain aiortc peer in
   the host namespace and a page script that sends or counts raw chunks.
 
+Each variant makes one transfer first that is not counted, so that every
+counted one starts on a warm process and page.
+
 Run as root from the repository root: `.venv/bin/python -m bench.file_transfer`.
 It prints the figures and writes them to docs/benchmarks.md, in a section of
 its own between two marker comments.
@@ -42,7 +45,6 @@ START = "<!-- file-transfer:start -->"
 END = "<!-- file-transfer:end -->"
 MB = 1000 * 1000
 CHUNK = 64 * 1024
-PROGRESS_BYTES = 1024 * 1024
 HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
 PEER_TIMEOUT = 300.0
@@ -69,6 +71,7 @@ async def run_peer(role: str, framing: str, size: int, folder: Path) -> None:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
     from pairview.host.channel import ChannelPipe
+    from pairview.protocol.transfer import PROGRESS_INTERVAL
 
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     finished: asyncio.Future[float] = asyncio.get_running_loop().create_future()
@@ -77,7 +80,7 @@ async def run_peer(role: str, framing: str, size: int, folder: Path) -> None:
         channel = pc.createDataChannel("file")
         channel.on("open", opened.set)
     elif framing in ("plain", "acked"):
-        ack_every = PROGRESS_BYTES if framing == "acked" else 0
+        ack_every = PROGRESS_INTERVAL if framing == "acked" else 0
         pc.on("datachannel", lambda channel: _count(channel, size, ack_every))
     else:
         pc.on("datachannel", lambda channel: _receive(channel, size, folder, finished))
@@ -200,6 +203,9 @@ async def _send(pipe: Any, size: int, folder: Path, finished: Any) -> None:
                 continue
             block = await asyncio.to_thread(file.read, 1024 * 1024)
             for start in range(0, len(block), CHUNK):
+                while not outgoing.can_send:
+                    wake.clear()
+                    await wake.wait()
                 pipe.send(outgoing.chunk(block[start : start + CHUNK]))
             await pipe.drain()
 
@@ -432,6 +438,14 @@ LAST_BYTE_SECONDS: list[float] = []
 
 WATCH_TRANSFERS = """
 window.benchTimes = {};
+window.benchWaiting = {};
+const FINAL = ['complete', 'failed', 'cancelled', 'declined'];
+// Resolves with the transfer's times once it completes or fails, without polling.
+window.benchSettled = (name) => new Promise((resolve) => {
+  const times = window.benchTimes[name];
+  if (times && FINAL.some((state) => state in times)) resolve(times);
+  else (window.benchWaiting[name] ??= []).push(resolve);
+});
 new MutationObserver((records) => {
   for (const record of records) {
     const item = record.target;
@@ -446,6 +460,10 @@ new MutationObserver((records) => {
       }
     } else {
       times[item.dataset.state] ??= performance.now();
+      if (FINAL.includes(item.dataset.state)) {
+        for (const resolve of window.benchWaiting[item.dataset.name] ?? []) resolve(times);
+        delete window.benchWaiting[item.dataset.name];
+      }
     }
   }
 }).observe(document, {
@@ -454,7 +472,7 @@ new MutationObserver((records) => {
 """
 
 
-def pairview_to_browser(host: Any, guest: Any, source: Path, size: int) -> float:
+def pairview_to_browser(host: Any, guest: Any, source: Path, counted: bool) -> float:
     name = source.name
     host.type(f"/send {source} {guest.name}")
     selector = f'.transfer[data-direction="in"][data-name="{name}"] button[data-action="accept"]'
@@ -462,11 +480,12 @@ def pairview_to_browser(host: Any, guest: Any, source: Path, size: int) -> float
     with guest.page.expect_download(timeout=PEER_TIMEOUT * 1000):
         guest.page.click(selector)
     times = _wait_complete(guest, name)
-    LAST_BYTE_SECONDS.append((times["lastProgress"] - times["transferring"]) / 1000)
+    if counted:
+        LAST_BYTE_SECONDS.append((times["lastProgress"] - times["transferring"]) / 1000)
     return (times["complete"] - times["transferring"]) / 1000
 
 
-def pairview_from_browser(host: Any, guest: Any, source: Path, size: int) -> float:
+def pairview_from_browser(host: Any, guest: Any, source: Path) -> float:
     mark = host.mark()
     guest.page.set_input_files("#file-input", str(source))
     host.wait_for_line(rf"sends you '{source.name}'", after=mark, timeout=60)
@@ -476,17 +495,11 @@ def pairview_from_browser(host: Any, guest: Any, source: Path, size: int) -> flo
 
 
 def _wait_complete(guest: Any, name: str) -> dict[str, float]:
-    from tests.support.timing import wait_for
-
-    def complete() -> dict[str, float] | None:
-        times: dict[str, float] | None = guest.page.evaluate(
-            "(name) => window.benchTimes[name] ?? null", name
-        )
-        if times and "failed" in times:
-            raise RuntimeError(f"the transfer of {name} failed")
-        return times if times and "complete" in times else None
-
-    return wait_for(complete, PEER_TIMEOUT, interval=0.05, what=f"the transfer of {name}")
+    """Wait in the page for the transfer to settle: a poll from here would load the machine."""
+    times: dict[str, float] = guest.page.evaluate("(name) => window.benchSettled(name)", name)
+    if "complete" not in times:
+        raise RuntimeError(f"the transfer of {name} did not complete: {times}")
+    return times
 
 
 def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[float]]:
@@ -499,14 +512,19 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
     results: dict[str, list[float]] = {}
 
     def measure(path: str, variants: dict[str, Callable[[int], float]]) -> None:
-        """Alternate the reference and Pairview, so that both see the machine's load alike."""
+        """Alternate the reference and Pairview, so that both see the machine's load alike.
+
+        Round 0 warms each variant up and is not counted.
+        """
         if only is not None and path != only:
             return
         for key in variants:
             results[f"{path} {key}"] = []
-        for repeat in range(repeats):
+        for repeat in range(repeats + 1):
             for key, once in variants.items():
-                results[f"{path} {key}"].append(size / once(repeat) / MB)
+                seconds = once(repeat)
+                if repeat > 0:
+                    results[f"{path} {key}"].append(size / seconds / MB)
         for key in variants:
             values = results[f"{path} {key}"]
             print(f"{path} {key}: {', '.join(f'{v:.1f}' for v in values)} MB/s", flush=True)
@@ -541,12 +559,12 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
                 def to_browser(repeat: int) -> float:
                     source = folder / f"to-browser-{repeat}.bin"
                     source.write_bytes(os.urandom(size))
-                    return pairview_to_browser(host, guest, source, size)
+                    return pairview_to_browser(host, guest, source, counted=repeat > 0)
 
                 def from_browser(repeat: int) -> float:
                     source = folder / f"from-browser-{repeat}.bin"
                     source.write_bytes(os.urandom(size))
-                    seconds = pairview_from_browser(host, guest, source, size)
+                    seconds = pairview_from_browser(host, guest, source)
                     for saved in downloads.glob("*"):
                         saved.unlink()
                     return seconds
@@ -572,6 +590,8 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
 def report(
     results: dict[str, list[float]], size: int, repeats: int, load: tuple[float, float]
 ) -> str:
+    from pairview.protocol.transfer import PROGRESS_INTERVAL
+
     rows = [
         ("host to host (two aiortc peers)", "host-host"),
         ("host to browser (Chromium)", "to-browser"),
@@ -582,20 +602,19 @@ def report(
         "",
         f"Measured by `bench/file_transfer.py` on a machine with {os.cpu_count()} cores "
         f"({platform.system()} {platform.release()}, Python {platform.python_version()}), "
-        f"a {size / MB:.0f} MB file of random bytes, median of {repeats} transfers each, "
-        f"on {time.strftime('%Y-%m-%d')}. The peers run in two network namespaces joined "
-        "by a veth link. Pairview's transfers hash with SHA-256 on both sides, keep "
-        "the receiver's acknowledgement window, and on the host read from disk or save "
-        "into the downloads folder with fsync; to and from the browser they are the "
-        "real `pairview share` and guest page. The reference is a plain aiortc data "
-        "channel in the same run: 64 KiB messages with the same bufferedAmount "
-        "backpressure, counted and discarded, and over one connection for all "
-        "its transfers, as Pairview's transfers share the guest's connection.",
+        f"a {size / MB:.0f} MB file of random bytes, median of {repeats} transfers each "
+        f"after one that warms up, on {time.strftime('%Y-%m-%d')}. The peers run in two "
+        "network namespaces joined by a veth link. Pairview's transfers hash with SHA-256 "
+        "on both sides, keep the receiver's acknowledgement window, and on the host read "
+        "from disk or save into the downloads folder with fsync; to and from the browser "
+        "they are the real `pairview share` and guest page. The reference is a plain "
+        "aiortc data channel in the same run: 64 KiB messages with the same "
+        "bufferedAmount backpressure, counted and discarded, and over one connection for "
+        "all its transfers, as Pairview's transfers share the guest's connection.",
         "",
-        f"The machine was shared with other work: its load average was {load[0]:.1f} "
-        f"when the run began and {load[1]:.1f} when it ended, so single transfers "
-        "vary widely; each reference and Pairview transfer alternate, so that both "
-        "see the same load.",
+        f"The load average was {load[0]:.1f} when the run began and {load[1]:.1f} when "
+        "it ended. Single transfers vary widely on a shared machine, so the variants "
+        "take turns, and each sees the same load.",
         "",
         "| path | plain channel (MB/s) | Pairview (MB/s) | Pairview / plain |",
         "|---|---|---|---|",
@@ -609,7 +628,8 @@ def report(
     lines += [
         "",
         "A third host-to-host variant, a plain channel whose receiver sends a short "
-        "message back after every MiB as Pairview's receiver does, moved "
+        f"message back after every {PROGRESS_INTERVAL / 1024**2:g} MiB as Pairview's receiver "
+        "does, moved "
         f"{acked:.1f} MB/s ({acked / plain:.2f} of the plain channel). It separates "
         "the cost of the framing from the effect of the receiver's traffic back.",
     ]
@@ -653,7 +673,12 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--size-mb", type=int, default=50, help="file size in MB (default 50)")
-    parser.add_argument("--repeats", type=int, default=3, help="transfers per path (default 3)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="counted transfers per path and variant, after one that warms up (default 5)",
+    )
     parser.add_argument(
         "--no-write", action="store_true", help="print the figures without updating the docs"
     )
