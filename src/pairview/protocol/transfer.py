@@ -40,6 +40,9 @@ CHANNEL_LABEL = "file"
 # none, and Chromium accepts messages of this size too.
 MAX_CHUNK = 64 * 1024
 PROGRESS_INTERVAL = 1024 * 1024
+# NOTE: aiortc 1.16 ignores the receiver's advertised SCTP window, and Chromium
+# advertises 5 MiB, less than this window. A 4 MiB window stalled 20 MB
+# transfers for seconds on retransmission timeouts, so 8 MiB stays for now.
 WINDOW = 8 * 1024 * 1024
 MAX_TEXT_MESSAGE_BYTES = 8 * 1024
 MAX_FILE_NAME = 1024
