@@ -606,7 +606,7 @@ def report(
         f"after one that warms up, on {time.strftime('%Y-%m-%d')}. The peers run in two "
         "network namespaces joined by a veth link. Pairview's transfers hash with SHA-256 "
         "on both sides, keep the receiver's acknowledgement window, and on the host read "
-        "from disk or save into the downloads folder with fsync; to and from the browser "
+        "from disk or save into the downloads folder with fsync. To and from the browser "
         "they are the real `pairview share` and guest page. The reference is a plain "
         "aiortc data channel in the same run: 64 KiB messages with the same "
         "bufferedAmount backpressure, counted and discarded, and over one connection for "

@@ -95,14 +95,7 @@ async def room(tmp_path: Path) -> AsyncIterator[Room]:
         ShareOutput(Console(file=terminal, width=200)), tmp_path / "downloads", 10**9, "Host"
     )
     receivers: asyncio.Queue[Receiver] = asyncio.Queue()
-
-    chunk_hooks: list[Callable[[Receiver], None]] = []
-    guest.on(
-        "datachannel",
-        lambda channel: receivers.put_nowait(
-            Receiver(channel, chunk_hooks[0] if chunk_hooks else lambda receiver: None)
-        ),
-    )
+    guest.on("datachannel", lambda channel: receivers.put_nowait(Receiver(channel)))
 
     # The control channel puts SCTP into the offer, as the host's first channel does.
     control = host.createDataChannel("control")

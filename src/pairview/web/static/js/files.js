@@ -5,11 +5,11 @@
 // end, then hands the file to the browser's downloads.
 //
 // crypto.subtle hashes a whole buffer at once, natively and fast, so files
-// up to NATIVE_HASH_LIMIT are hashed so: a sent file while its blocks go
-// out, a received one in the single buffer it arrived in. Larger files, and
-// every file on a page that is not a secure context (where crypto.subtle is
-// missing), are hashed chunk by chunk in JavaScript, which costs CPU time
-// while the transfer runs.
+// up to NATIVE_HASH_LIMIT are hashed with it. A sent file is hashed while its
+// blocks go out, and a received one in the single buffer it arrived in.
+// Larger files, and every file on a page that is not a secure context (where
+// crypto.subtle is missing), are hashed chunk by chunk in JavaScript, which
+// costs CPU time while the transfer runs.
 
 import * as protocol from "./protocol.js";
 import { Sha256 } from "./sha256.js";
