@@ -8,6 +8,11 @@ UDP, TCP, TLS, and reports a rejected or expired credential in plain words.
 
 aiortc also has no candidate-pair statistics; the pair ICE nominated is
 read from aioice's Connection beneath the peer connection.
+
+A guest's page often sends no candidate with an address, for example when
+the browser hides them behind mDNS names, and its checks then arrive as
+peer-reflexive candidates. `RemoteCandidates` keeps aioice from failing such
+a connection.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 import psutil
 from aioice import Candidate, stun
 from aioice.turn import create_turn_endpoint
-from aiortc import RTCIceServer, RTCPeerConnection
+from aiortc import RTCIceCandidate, RTCIceServer, RTCPeerConnection
 from aiortc.rtcicetransport import parse_stun_turn_uri
 
 from pairview.protocol.signaling import ConnectionType, IceServerInfo
@@ -37,6 +42,37 @@ logger = logging.getLogger(__name__)
 # distant relay, short enough that a guest joining at once waits little.
 PROBE_TIMEOUT = 4.0
 TRANSPORT_ORDER = {"udp": 0, "tcp": 1, "tls": 2}
+
+
+class RemoteCandidates:
+    """Pass a guest's trickled candidates to a peer connection.
+
+    aioice 0.13 handles end-of-candidates by dropping every component no
+    remote candidate arrived for. When that leaves none, a guest's check that
+    succeeds afterwards, from a peer-reflexive candidate, makes aioice report
+    that ICE failed, and the guest reconnects a second later. So
+    end-of-candidates goes through only after a candidate with an IP address.
+    Without it, a guest with no path is noticed by the page, which requests a
+    new connection when the old one has not opened within its setup timeout.
+    """
+
+    def __init__(self, pc: RTCPeerConnection) -> None:
+        self._pc = pc
+        self.addresses = 0
+
+    async def add(self, candidate: RTCIceCandidate | None) -> None:
+        """Add `candidate`, or signal end-of-candidates with None."""
+        if candidate is None:
+            if self.addresses:
+                await self._pc.addIceCandidate(None)
+            else:
+                logger.debug("end-of-candidates held back: no remote candidate had an address")
+            return
+        await self._pc.addIceCandidate(candidate)
+        # An mDNS name (a .local host) may fail to resolve, so it does not count.
+        with contextlib.suppress(ValueError):
+            ipaddress.ip_address(candidate.ip)
+            self.addresses += 1
 
 
 class ProbeOutcome(StrEnum):

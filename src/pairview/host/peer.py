@@ -43,7 +43,13 @@ from pydantic import ValidationError
 from pairview.host.audio.outgoing import EncodedAudioTrack, HostAudio
 from pairview.host.audio.voices import RELAY_SLOTS, RelayTrack
 from pairview.host.encoder import Codec
-from pairview.host.ice import SelectedPair, classify, local_networks, selected_pair
+from pairview.host.ice import (
+    RemoteCandidates,
+    SelectedPair,
+    classify,
+    local_networks,
+    selected_pair,
+)
 from pairview.host.pipeline import VideoPipeline
 from pairview.host.playout import accepted_extension_id, add_extension, offer_playout_delay
 from pairview.host.track import EncodedVideoTrack
@@ -172,6 +178,7 @@ class GuestPeer:
         self._state = "new"
         self._remote_set = False
         self._pending_candidates: list[Candidate] = []
+        self._remote_candidates = RemoteCandidates(self._pc)
         self._closed = False
         self._ping_task: asyncio.Task[None] | None = None
         self._ping_sequence = 0
@@ -288,7 +295,7 @@ class GuestPeer:
 
     async def _add_candidate(self, message: Candidate) -> None:
         if message.candidate is None or not message.candidate.candidate:
-            await self._pc.addIceCandidate(None)
+            await self._remote_candidates.add(None)
             return
         text = message.candidate.candidate.removeprefix("candidate:")
         try:
@@ -300,7 +307,7 @@ class GuestPeer:
         candidate.sdpMLineIndex = message.candidate.sdpMLineIndex
         if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
             candidate.sdpMLineIndex = 0
-        await self._pc.addIceCandidate(candidate)
+        await self._remote_candidates.add(candidate)
 
     def send_goodbye(self) -> None:
         """Tell the guest over the data channel that the host ended the room."""
