@@ -343,6 +343,41 @@ def test_files_both_ways_hashed_in_javascript(
     )
 
 
+def test_empty_files_both_ways(
+    host: ShareProcess, browser: Any, guests: list[Guest], tmp_path: Path, downloads: Path
+) -> None:
+    olga = enter(browser, host, "Olga", guests)
+    down = tmp_path / "empty-down.txt"
+    up = tmp_path / "empty-up.txt"
+    down.write_bytes(b"")
+    up.write_bytes(b"")
+    mark = host.mark()
+
+    host.type(f"/send {down} Olga")
+    accept = '.transfer[data-direction="in"] button[data-action="accept"]'
+    olga.page.wait_for_selector(accept)
+    with olga.page.expect_download(timeout=seconds(60) * 1000) as download_info:
+        olga.page.click(accept)
+    saved_down = tmp_path / "olga-downloaded.txt"
+    download_info.value.save_as(saved_down)
+    target(olga, "host")
+    olga.page.set_input_files("#file-input", str(up))
+    host.wait_for_line(r"Olga \(peer \S+\) sends you 'empty-up.txt'", after=mark)
+    host.type("y")
+    line = host.wait_for_line(r"Saved 'empty-up.txt' from Olga .* as (.+): 0 bytes", after=mark)
+
+    assert saved_down.read_bytes() == b""
+    received = wait_for_transfer(olga, "empty-down.txt", "in", "complete")
+    assert "SHA-256 verified" in received["status"]
+    saved_up = Path(re.search(r" as (.+): 0 bytes", line).group(1))  # type: ignore[union-attr]
+    assert saved_up.parent == downloads
+    assert saved_up.read_bytes() == b""
+    assert (
+        "checked its SHA-256"
+        in wait_for_transfer(olga, "empty-up.txt", "out", "complete")["status"]
+    )
+
+
 def test_declined_and_oversized_files(
     host: ShareProcess, browser: Any, guests: list[Guest], tmp_path: Path, downloads: Path
 ) -> None:

@@ -5,8 +5,9 @@
 // end, then hands the file to the browser's downloads.
 //
 // crypto.subtle hashes a whole buffer at once, natively and fast, so files
-// up to NATIVE_HASH_LIMIT are hashed with it. A sent file is hashed while its
-// blocks go out, and a received one in the single buffer it arrived in.
+// up to NATIVE_HASH_LIMIT are hashed with it: a sent file in the buffer its
+// blocks are gathered in as they are read, a received one in the buffer it
+// arrived in.
 // Larger files, and every file on a page that is not a secure context (where
 // crypto.subtle is missing), are hashed chunk by chunk in JavaScript, which
 // costs CPU time while the transfer runs.
@@ -205,9 +206,10 @@ class OutgoingTransfer extends Transfer {
   async pump() {
     const size = this.file.size;
     const hash = hashesNatively(size) ? null : new Sha256();
-    // The native hash reads the whole file while the blocks go out.
-    const digest = hash ? null : nativeSha256(this.file);
-    digest?.catch(() => {});
+    // The native hash needs the whole file in one buffer. Blocks are copied
+    // there as they are read, and hashing starts once the last one is in.
+    const whole = hash ? null : new Uint8Array(size);
+    let digest = null;
     let next = readBlock(this.file, 0, READ_BLOCK);
     let read = 0;
     while (this.sent < size && !this.finished) {
@@ -215,10 +217,19 @@ class OutgoingTransfer extends Transfer {
         await this.sleep();
         continue;
       }
-      const block = new Uint8Array(await next);
+      let block = new Uint8Array(await next);
       if (block.length === 0) throw new Error("the file became shorter while it was sent");
+      if (whole) {
+        whole.set(block, read);
+        block = whole.subarray(read, read + block.length);
+      }
       read += block.length;
-      if (read < size) next = readBlock(this.file, read, READ_BLOCK);
+      if (read < size) {
+        next = readBlock(this.file, read, READ_BLOCK);
+      } else if (whole) {
+        digest = nativeSha256(whole);
+        digest.catch(() => {});
+      }
       for (let start = 0; start < block.length && !this.finished; start += protocol.MAX_CHUNK) {
         // The window may close in the middle of a block.
         while (!this.finished && this.sent - this.acknowledged >= protocol.WINDOW) await this.sleep();
@@ -231,7 +242,8 @@ class OutgoingTransfer extends Transfer {
       while (!this.finished && this.channel.bufferedAmount > HIGH_WATER) await this.sleep();
     }
     if (!this.finished) {
-      const hex = hash ? hash.hex() : await digest;
+      // An empty file has no last block to start the native hash.
+      const hex = hash ? hash.hex() : await (digest ?? nativeSha256(whole));
       if (this.finished) return;
       this.sendMessage(protocol.fileEnd(hex));
       this.view.setState("ended", "Sent; waiting for the receiver to check it…");
