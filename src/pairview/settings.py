@@ -403,6 +403,7 @@ class ServerSettings(_Settings):
 
 
 Codec = Literal["vp8", "h264"]
+EventLoop = Literal["uvloop", "asyncio"]
 
 
 class ShareSettings(_Settings):
@@ -432,6 +433,7 @@ class ShareSettings(_Settings):
     # A PulseAudio sink name, "default", or "none" to not play guests' voices.
     speaker: str = Field(default="default", min_length=1, max_length=256)
     system_audio: bool = False
+    event_loop: EventLoop = "uvloop"
 
     @field_validator("server")
     @classmethod
