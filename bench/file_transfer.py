@@ -13,10 +13,13 @@ same run:
   Chromium in two namespaces. The file is sent with `/send` or picked in
   the page and accepted on the other side, and timed in the page from
   acceptance to the receiver's confirmation. The reference is a plain aiortc peer in
-  the host namespace and a page script that sends or counts raw chunks.
+  the host namespace and a page script that sends or counts raw chunks; the
+  aiortc peer makes the offer, as the host app does.
 
 Each variant makes one transfer first that is not counted, so that every
-counted one starts on a warm process and page.
+counted one starts on a warm process and page. Every aiortc peer, Pairview's
+and the reference's, runs on the event loop that `--event-loop` names:
+uvloop by default, as `pairview share` does.
 
 Run as root from the repository root: `.venv/bin/python -m bench.file_transfer`.
 It prints the figures and writes them to docs/benchmarks.md, in a section of
@@ -48,6 +51,7 @@ CHUNK = 64 * 1024
 HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
 PEER_TIMEOUT = 300.0
+LOOP_VARIABLE = "PAIRVIEW_SHARE_EVENT_LOOP"
 
 
 # The peer process: one aiortc end of a host-to-host or host-to-browser
@@ -87,6 +91,9 @@ async def run_peer(role: str, framing: str, size: int, folder: Path) -> None:
 
     command = await _read_line()
     if command.get("offer"):
+        if role == "receiver" and framing in ("plain", "acked"):
+            # The offer needs a channel, so this end opens it and counts on it.
+            _count(pc.createDataChannel("file"), size, ack_every)
         await pc.setLocalDescription(await pc.createOffer())
         _emit({"sdp": pc.localDescription.sdp, "type": "offer"})
         answer = await _read_line()
@@ -330,21 +337,6 @@ PAGE_ANSWER = """async (offer) => {
   });
   return pc.localDescription.sdp;
 }"""
-PAGE_OFFER = """async () => {
-  const pc = new RTCPeerConnection({iceServers: []});
-  window.benchPc = pc;
-  const channel = pc.createDataChannel('file');
-  channel.binaryType = 'arraybuffer';
-  window.benchChannel = Promise.resolve(channel);
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise((resolve) => {
-    if (pc.iceGatheringState === 'complete') resolve();
-    pc.addEventListener('icegatheringstatechange', () => {
-      if (pc.iceGatheringState === 'complete') resolve();
-    });
-  });
-  return pc.localDescription.sdp;
-}"""
 # Counts `size` bytes, answers "done", and leaves a promise of that in window.benchCounted.
 PAGE_COUNT = """async (size) => {
   const channel = await window.benchChannel;
@@ -399,20 +391,12 @@ class BrowserReference:
         self.peer = Peer(net.host, role, "plain", size, folder)
         self.context = browser.new_context()
         self.page = self.context.new_page()
-        if role == "sender":
-            self.peer.send({"offer": True})
-            offer = self.peer.receive()
-            answer_sdp = self.page.evaluate(PAGE_ANSWER, offer["sdp"])
-            self.peer.send({"sdp": answer_sdp, "type": "answer"})
-            return
-        # The page creates the channel and makes the offer; aiortc answers.
-        offer_sdp = self.page.evaluate(PAGE_OFFER)
-        self.peer.send({"offer": False})
-        self.peer.send({"sdp": offer_sdp, "type": "offer"})
-        answer = self.peer.receive()
-        self.page.evaluate(
-            "(sdp) => window.benchPc.setRemoteDescription({type: 'answer', sdp})", answer["sdp"]
-        )
+        # aiortc offers and opens the channel, and the page answers, as
+        # between `pairview share` and its guests.
+        self.peer.send({"offer": True})
+        offer = self.peer.receive()
+        answer_sdp = self.page.evaluate(PAGE_ANSWER, offer["sdp"])
+        self.peer.send({"sdp": answer_sdp, "type": "answer"})
 
     def round_number(self, _repeat: int) -> float:
         """Move `size` bytes once; return the seconds it took."""
@@ -528,6 +512,8 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
         for key in variants:
             values = results[f"{path} {key}"]
             print(f"{path} {key}: {', '.join(f'{v:.1f}' for v in values)} MB/s", flush=True)
+        ratios = paired_ratios(results, path)
+        print(f"{path} pairview / plain, round by round: {_listed(ratios)}", flush=True)
 
     with (
         tempfile.TemporaryDirectory() as directory,
@@ -587,8 +573,27 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
     return results
 
 
+def paired_ratios(results: dict[str, list[float]], path: str) -> list[float]:
+    """Divide each Pairview transfer's rate by that of the plain one just before it.
+
+    Neighbours share the machine's load, so their ratio varies less than the
+    ratio of two medians taken over a run whose load drifts.
+    """
+    plain = results[f"{path} plain"]
+    framed = results[f"{path} pairview"]
+    return [f / p for p, f in zip(plain, framed, strict=True)]
+
+
+def _listed(values: list[float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in values)
+
+
 def report(
-    results: dict[str, list[float]], size: int, repeats: int, load: tuple[float, float]
+    results: dict[str, list[float]],
+    size: int,
+    repeats: int,
+    load: tuple[float, float],
+    event_loop: str,
 ) -> str:
     from pairview.protocol.transfer import PROGRESS_INTERVAL
 
@@ -603,26 +608,34 @@ def report(
         f"Measured by `bench/file_transfer.py` on a machine with {os.cpu_count()} cores "
         f"({platform.system()} {platform.release()}, Python {platform.python_version()}), "
         f"a {size / MB:.0f} MB file of random bytes, median of {repeats} transfers each "
-        f"after one that warms up, on {time.strftime('%Y-%m-%d')}. The peers run in two "
+        f"after one that warms up, on {time.strftime('%Y-%m-%d')}, every aiortc peer on "
+        f"the {event_loop} event loop. The peers run in two "
         "network namespaces joined by a veth link. Pairview's transfers hash with SHA-256 "
         "on both sides, keep the receiver's acknowledgement window, and on the host read "
         "from disk or save into the downloads folder with fsync. To and from the browser "
         "they are the real `pairview share` and guest page. The reference is a plain "
         "aiortc data channel in the same run: 64 KiB messages with the same "
         "bufferedAmount backpressure, counted and discarded, and over one connection for "
-        "all its transfers, as Pairview's transfers share the guest's connection.",
+        "all its transfers, as Pairview's transfers share the guest's connection. As "
+        "between `pairview share` and a guest, aiortc makes the offer and the page answers.",
         "",
         f"The load average was {load[0]:.1f} when the run began and {load[1]:.1f} when "
         "it ended. Single transfers vary widely on a shared machine, so the variants "
         "take turns, and each sees the same load.",
         "",
-        "| path | plain channel (MB/s) | Pairview (MB/s) | Pairview / plain |",
-        "|---|---|---|---|",
+        "The last column takes each Pairview transfer over the plain one that ran "
+        "just before it, and gives the median of these ratios.",
+        "",
+        "| path | plain channel (MB/s) | Pairview (MB/s) | Pairview / plain | round by round |",
+        "|---|---|---|---|---|",
     ]
     for label, key in rows:
         plain = statistics.median(results[f"{key} plain"])
         framed = statistics.median(results[f"{key} pairview"])
-        lines.append(f"| {label} | {plain:.1f} | {framed:.1f} | {framed / plain:.2f} |")
+        paired = statistics.median(paired_ratios(results, key))
+        lines.append(
+            f"| {label} | {plain:.1f} | {framed:.1f} | {framed / plain:.2f} | {paired:.2f} |"
+        )
     acked = statistics.median(results["host-host acked"])
     plain = statistics.median(results["host-host plain"])
     lines += [
@@ -669,7 +682,14 @@ def write_section(text: str) -> None:
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "peer":
         role, framing, size, folder = sys.argv[2:6]
-        asyncio.run(run_peer(role, framing, int(size), Path(folder)))
+        from pairview.loop import run_loop
+
+        # The parent sets the variable, so the reference runs on Pairview's loop.
+        main_peer = run_peer(role, framing, int(size), Path(folder))
+        if os.environ.get(LOOP_VARIABLE) == "asyncio":
+            run_loop(main_peer, "asyncio")
+        else:
+            run_loop(main_peer, "uvloop")
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--size-mb", type=int, default=50, help="file size in MB (default 50)")
@@ -678,6 +698,13 @@ def main() -> int:
         type=int,
         default=5,
         help="counted transfers per path and variant, after one that warms up (default 5)",
+    )
+    parser.add_argument(
+        "--event-loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="the event loop of `pairview share` and of the reference's aiortc peers "
+        "(default: uvloop, as `pairview share` uses)",
     )
     parser.add_argument(
         "--no-write", action="store_true", help="print the figures without updating the docs"
@@ -693,11 +720,14 @@ def main() -> int:
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
     size = args.size_mb * MB
+    # `pairview share` reads this setting from its environment, and so do the peers.
+    os.environ[LOOP_VARIABLE] = args.event_loop
     load_before = os.getloadavg()[0]
     results = run(size, args.repeats, args.only)
     if args.only is not None:
         return 0
-    text = report(results, size, args.repeats, (load_before, os.getloadavg()[0]))
+    load = (load_before, os.getloadavg()[0])
+    text = report(results, size, args.repeats, load, args.event_loop)
     print(text)
     if not args.no_write:
         write_section(text)
