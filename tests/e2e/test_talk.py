@@ -309,6 +309,36 @@ def test_file_browser_to_host_20mb(
 WITHOUT_NATIVE_HASH = "Object.defineProperty(globalThis.crypto, 'subtle', {value: undefined});"
 
 
+def files_both_ways(
+    host: ShareProcess, guest: Guest, down: Path, up: Path, folder: Path
+) -> tuple[Path, Path]:
+    """Send `down` from the host to `guest` and `up` back; return where each was saved.
+
+    Both transfers must complete, with the receiver's SHA-256 check.
+    """
+    mark = host.mark()
+    host.type(f"/send {down} {guest.name}")
+    accept = '.transfer[data-direction="in"] button[data-action="accept"]'
+    guest.page.wait_for_selector(accept)
+    with guest.page.expect_download(timeout=seconds(60) * 1000) as download_info:
+        guest.page.click(accept)
+    saved_down = folder / f"{guest.name}-downloaded-{down.name}"
+    download_info.value.save_as(saved_down)
+    target(guest, "host")
+    guest.page.set_input_files("#file-input", str(up))
+    name, sender = re.escape(up.name), re.escape(guest.name)
+    host.wait_for_line(rf"{sender} \(peer \S+\) sends you '{name}'", after=mark)
+    host.type("y")
+    line = host.wait_for_line(rf"Saved '{name}' from {sender} .* as (.+): ", after=mark)
+
+    received = wait_for_transfer(guest, down.name, "in", "complete")
+    assert "SHA-256 verified" in received["status"]
+    sent = wait_for_transfer(guest, up.name, "out", "complete")
+    assert "checked its SHA-256" in sent["status"]
+    saved_up = Path(re.search(r" as (.+): ", line).group(1))  # type: ignore[union-attr]
+    return saved_down, saved_up
+
+
 def test_files_both_ways_hashed_in_javascript(
     host: ShareProcess, browser: Any, guests: list[Guest], tmp_path: Path, downloads: Path
 ) -> None:
@@ -318,29 +348,12 @@ def test_files_both_ways_hashed_in_javascript(
     up = tmp_path / "up-3MB.bin"
     down_hash = random_file(down, 3 * MB + 17)
     up_hash = random_file(up, 3 * MB + 29)
-    mark = host.mark()
 
-    host.type(f"/send {down} Erin")
-    accept = '.transfer[data-direction="in"] button[data-action="accept"]'
-    erin.page.wait_for_selector(accept)
-    with erin.page.expect_download(timeout=seconds(60) * 1000) as download_info:
-        erin.page.click(accept)
-    saved_down = tmp_path / "erin-downloaded.bin"
-    download_info.value.save_as(saved_down)
-    target(erin, "host")
-    erin.page.set_input_files("#file-input", str(up))
-    host.wait_for_line(r"Erin \(peer \S+\) sends you 'up-3MB.bin'", after=mark)
-    host.type("y")
-    line = host.wait_for_line(r"Saved 'up-3MB.bin' from Erin .* as (.+): 3.0 MB", after=mark)
+    saved_down, saved_up = files_both_ways(host, erin, down, up, tmp_path)
 
     assert sha256(saved_down) == down_hash
-    assert "SHA-256 verified" in wait_for_transfer(erin, "down-3MB.bin", "in", "complete")["status"]
-    saved_up = Path(re.search(r" as (.+): 3.0 MB", line).group(1))  # type: ignore[union-attr]
     assert saved_up.parent == downloads
     assert sha256(saved_up) == up_hash
-    assert (
-        "checked its SHA-256" in wait_for_transfer(erin, "up-3MB.bin", "out", "complete")["status"]
-    )
 
 
 def test_empty_files_both_ways(
@@ -351,31 +364,12 @@ def test_empty_files_both_ways(
     up = tmp_path / "empty-up.txt"
     down.write_bytes(b"")
     up.write_bytes(b"")
-    mark = host.mark()
 
-    host.type(f"/send {down} Olga")
-    accept = '.transfer[data-direction="in"] button[data-action="accept"]'
-    olga.page.wait_for_selector(accept)
-    with olga.page.expect_download(timeout=seconds(60) * 1000) as download_info:
-        olga.page.click(accept)
-    saved_down = tmp_path / "olga-downloaded.txt"
-    download_info.value.save_as(saved_down)
-    target(olga, "host")
-    olga.page.set_input_files("#file-input", str(up))
-    host.wait_for_line(r"Olga \(peer \S+\) sends you 'empty-up.txt'", after=mark)
-    host.type("y")
-    line = host.wait_for_line(r"Saved 'empty-up.txt' from Olga .* as (.+): 0 bytes", after=mark)
+    saved_down, saved_up = files_both_ways(host, olga, down, up, tmp_path)
 
     assert saved_down.read_bytes() == b""
-    received = wait_for_transfer(olga, "empty-down.txt", "in", "complete")
-    assert "SHA-256 verified" in received["status"]
-    saved_up = Path(re.search(r" as (.+): 0 bytes", line).group(1))  # type: ignore[union-attr]
     assert saved_up.parent == downloads
     assert saved_up.read_bytes() == b""
-    assert (
-        "checked its SHA-256"
-        in wait_for_transfer(olga, "empty-up.txt", "out", "complete")["status"]
-    )
 
 
 def test_declined_and_oversized_files(
