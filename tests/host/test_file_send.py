@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCDataChannel
 from rich.console import Console
 
 from pairview.host.files import FileTransfers
@@ -28,14 +28,13 @@ from pairview.protocol.transfer import (
     IncomingTransfer,
     parse_offer,
 )
+from tests.support.peers import negotiate, peers
 
 TIMEOUT = 60.0
 MIB = 1024 * 1024
 
 
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("aioice.ice.get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+pytestmark = pytest.mark.usefixtures("loopback_only")
 
 
 @dataclass
@@ -88,39 +87,29 @@ class Room:
 
 @pytest.fixture
 async def room(tmp_path: Path) -> AsyncIterator[Room]:
-    host = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    guest = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     terminal = io.StringIO()
     files = FileTransfers(
         ShareOutput(Console(file=terminal, width=200)), tmp_path / "downloads", 10**9, "Host"
     )
     receivers: asyncio.Queue[Receiver] = asyncio.Queue()
-    guest.on("datachannel", lambda channel: receivers.put_nowait(Receiver(channel)))
+    async with peers(2) as (host, guest):
+        guest.on("datachannel", lambda channel: receivers.put_nowait(Receiver(channel)))
 
-    # The control channel puts SCTP into the offer, as the host's first channel does.
-    control = host.createDataChannel("control")
-    opened = asyncio.Event()
-    control.on("open", opened.set)
-    await host.setLocalDescription(await host.createOffer())
-    await guest.setRemoteDescription(
-        RTCSessionDescription(sdp=host.localDescription.sdp, type="offer")
-    )
-    await guest.setLocalDescription(await guest.createAnswer())
-    await host.setRemoteDescription(
-        RTCSessionDescription(sdp=guest.localDescription.sdp, type="answer")
-    )
-    async with asyncio.timeout(TIMEOUT):
-        await opened.wait()
-        # The guest's own end of the control channel.
-        (await receivers.get()).settle("control")
+        # The control channel puts SCTP into the offer, as the host's first channel does.
+        control = host.createDataChannel("control")
+        opened = asyncio.Event()
+        control.on("open", opened.set)
+        await negotiate(host, guest)
+        async with asyncio.timeout(TIMEOUT):
+            await opened.wait()
+            # The guest's own end of the control channel.
+            (await receivers.get()).settle("control")
 
-    files.add_guest("g1", "Guest", lambda: host.createDataChannel("file"))
-    try:
-        yield Room(files, terminal, receivers)
-    finally:
-        await files.close()
-        await host.close()
-        await guest.close()
+        files.add_guest("g1", "Guest", lambda: host.createDataChannel("file"))
+        try:
+            yield Room(files, terminal, receivers)
+        finally:
+            await files.close()
 
 
 def random_file(path: Path, size: int) -> str:

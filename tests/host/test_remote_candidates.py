@@ -8,31 +8,18 @@ the host learns the guest's address only from the guest's checks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 
 import pytest
-from aiortc import RTCConfiguration, RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCIceCandidate, RTCPeerConnection
 
 from pairview.host.ice import RemoteCandidates
+from tests.support.peers import negotiate, peers
 
 TIMEOUT = 20.0
 
 
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("aioice.ice.get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
-
-
-@asynccontextmanager
-async def host_and_guest() -> AsyncIterator[tuple[RTCPeerConnection, RTCPeerConnection]]:
-    host = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    guest = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    try:
-        yield host, guest
-    finally:
-        await host.close()
-        await guest.close()
+pytestmark = pytest.mark.usefixtures("loopback_only")
 
 
 def without_candidates(sdp: str) -> str:
@@ -51,7 +38,7 @@ async def connect(
     Return the host's final connection state and the first message that
     crossed the data channel, or None when none did.
     """
-    async with host_and_guest() as (host, guest):
+    async with peers(2) as (host, guest):
         channel = host.createDataChannel("control")
         arrived: asyncio.Queue[str] = asyncio.Queue()
         guest.on("datachannel", lambda incoming: incoming.on("message", arrived.put_nowait))
@@ -63,13 +50,7 @@ async def connect(
             if host.connectionState in ("connected", "failed"):
                 settled.set()
 
-        await host.setLocalDescription(await host.createOffer())
-        await guest.setRemoteDescription(
-            RTCSessionDescription(sdp=host.localDescription.sdp, type="offer")
-        )
-        await guest.setLocalDescription(await guest.createAnswer())
-        answer = without_candidates(guest.localDescription.sdp)
-        await host.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await negotiate(host, guest, edit_answer=without_candidates)
         await signal_end(host)
 
         async with asyncio.timeout(TIMEOUT):

@@ -8,46 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 
 import pytest
-from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCDataChannel, RTCPeerConnection
 
 from pairview.protocol.sas import connection_code
+from tests.support.peers import negotiate, peers
 
 TIMEOUT = 20.0
 
 
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("aioice.ice.get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
-
-
-@asynccontextmanager
-async def peers(count: int) -> AsyncIterator[list[RTCPeerConnection]]:
-    created = [RTCPeerConnection(RTCConfiguration(iceServers=[])) for _ in range(count)]
-    try:
-        yield created
-    finally:
-        for pc in created:
-            await pc.close()
-
-
-async def negotiate(
-    offerer: RTCPeerConnection,
-    answerer: RTCPeerConnection,
-    edit_answer: Callable[[str], str] = str,
-) -> None:
-    """Run the offer and answer exchange, with `edit_answer` changing the answer in transit."""
-    await offerer.setLocalDescription(await offerer.createOffer())
-    await answerer.setRemoteDescription(
-        RTCSessionDescription(sdp=offerer.localDescription.sdp, type="offer")
-    )
-    await answerer.setLocalDescription(await answerer.createAnswer())
-    await offerer.setRemoteDescription(
-        RTCSessionDescription(sdp=edit_answer(answerer.localDescription.sdp), type="answer")
-    )
+pytestmark = pytest.mark.usefixtures("loopback_only")
 
 
 async def reach(pc: RTCPeerConnection, states: set[str]) -> str:
