@@ -683,13 +683,12 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "peer":
         role, framing, size, folder = sys.argv[2:6]
         from pairview.loop import run_loop
+        from pairview.settings import EventLoop
 
         # The parent sets the variable, so the reference runs on Pairview's loop.
-        main_peer = run_peer(role, framing, int(size), Path(folder))
-        if os.environ.get(LOOP_VARIABLE) == "asyncio":
-            run_loop(main_peer, "asyncio")
-        else:
-            run_loop(main_peer, "uvloop")
+        chosen = os.environ.get(LOOP_VARIABLE)
+        event_loop: EventLoop = "asyncio" if chosen == "asyncio" else "uvloop"
+        run_loop(run_peer(role, framing, int(size), Path(folder)), event_loop)
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--size-mb", type=int, default=50, help="file size in MB (default 50)")

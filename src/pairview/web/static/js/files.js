@@ -25,9 +25,8 @@ function hashesNatively(size) {
   return Boolean(globalThis.crypto?.subtle) && size <= NATIVE_HASH_LIMIT;
 }
 
-/** Return the SHA-256 of a buffer, or of a Blob (or File), as hexadecimal digits, with crypto.subtle. */
-async function nativeSha256(data) {
-  const bytes = data instanceof Blob ? await data.arrayBuffer() : data;
+/** Return the SHA-256 of a buffer as hexadecimal digits, with crypto.subtle. */
+async function nativeSha256(bytes) {
   const digest = await crypto.subtle.digest("SHA-256", bytes);
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
