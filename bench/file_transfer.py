@@ -13,7 +13,7 @@ same run:
   Chromium in two namespaces. The file is sent with `/send` or picked in
   the page and accepted on the other side, and timed in the page from
   acceptance to the receiver's confirmation. The reference is a plain aiortc peer in
-  the host namespace and a page script that sends or counts raw chunks; the
+  the host namespace and a page script that sends or counts raw chunks. The
   aiortc peer makes the offer, as the host app does.
 
 Each variant makes one transfer first that is not counted, so that every

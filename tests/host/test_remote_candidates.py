@@ -63,14 +63,14 @@ async def connect(
         return state, message
 
 
-async def test_held_back_end_lets_the_guest_connect() -> None:
+async def test_held_back_end_connects() -> None:
     async def held_back(host: RTCPeerConnection) -> None:
         await RemoteCandidates(host).add(None)
 
     assert await connect(held_back) == ("connected", "hello")
 
 
-async def test_end_passed_on_fails_the_connection() -> None:
+async def test_passed_on_end_fails() -> None:
     """Show the aioice behaviour that the hold-back works around.
 
     When a newer aioice connects here, the hold-back can go.
@@ -99,7 +99,7 @@ def candidate(ip: str) -> RTCIceCandidate:
 
 
 class Recorder:
-    """A stand-in for the peer connection that records what it is given."""
+    """Stand-in for a peer connection, recording the candidates it is given."""
 
     def __init__(self) -> None:
         self.added: list[RTCIceCandidate | None] = []
@@ -108,7 +108,7 @@ class Recorder:
         self.added.append(candidate)
 
 
-async def test_mdns_names_do_not_count_as_addresses() -> None:
+async def test_mdns_names_not_counted() -> None:
     recorder = Recorder()
     remote = RemoteCandidates(recorder)  # type: ignore[arg-type]
     hidden = candidate("8a1d5c2e-4b7f-4d0e-9a3c-1f2e3d4c5b6a.local")
@@ -120,7 +120,7 @@ async def test_mdns_names_do_not_count_as_addresses() -> None:
     assert remote.addresses == 0
 
 
-async def test_end_passes_after_an_address() -> None:
+async def test_end_passes_after_address() -> None:
     recorder = Recorder()
     remote = RemoteCandidates(recorder)  # type: ignore[arg-type]
     hidden = candidate("8a1d5c2e-4b7f-4d0e-9a3c-1f2e3d4c5b6a.local")

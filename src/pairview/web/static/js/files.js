@@ -5,9 +5,8 @@
 // end, then hands the file to the browser's downloads.
 //
 // crypto.subtle hashes a whole buffer at once, natively and fast, so files
-// up to NATIVE_HASH_LIMIT are hashed with it: a sent file in the buffer its
-// blocks are gathered in as they are read, a received one in the buffer it
-// arrived in.
+// up to NATIVE_HASH_LIMIT are hashed with it: a sent file in one buffer
+// filled as its blocks are read, a received one in the buffer it arrives in.
 // Larger files, and every file on a page that is not a secure context (where
 // crypto.subtle is missing), are hashed chunk by chunk in JavaScript, which
 // costs CPU time while the transfer runs.
