@@ -5,11 +5,12 @@
 // end, then hands the file to the browser's downloads.
 //
 // crypto.subtle hashes a whole buffer at once, natively and fast, so files
-// up to NATIVE_HASH_LIMIT are hashed with it: a sent file in one buffer
-// filled as its blocks are read, a received one in the buffer it arrives in.
+// up to NATIVE_HASH_LIMIT are hashed with it. A received file is hashed in
+// the buffer it arrives in. A sent file is read into one buffer ahead of the
+// sending, so its hash runs while the chunks leave and is ready at the end.
 // Larger files, and every file on a page that is not a secure context (where
-// crypto.subtle is missing), are hashed chunk by chunk in JavaScript, which
-// costs CPU time while the transfer runs.
+// crypto.subtle is missing), are read one block ahead of the sending and
+// hashed chunk by chunk in JavaScript, which costs CPU time during the transfer.
 
 import * as protocol from "./protocol.js";
 import { Sha256 } from "./sha256.js";
@@ -32,9 +33,45 @@ async function nativeSha256(bytes) {
 
 /** Start reading `length` bytes of `file` at `offset`. A failure surfaces where the result is awaited. */
 function readBlock(file, offset, length) {
-  const reading = file.slice(offset, offset + length).arrayBuffer();
+  const reading = file.slice(offset, offset + length).arrayBuffer().then((buffer) => {
+    if (buffer.byteLength !== length) throw new Error("the file changed while it was sent");
+    return new Uint8Array(buffer);
+  });
   reading.catch(() => {});
   return reading;
+}
+
+/** Yield the blocks of `file` in order, reading each while the one before is sent. */
+async function* pacedBlocks(file) {
+  const size = file.size;
+  let next = size > 0 ? readBlock(file, 0, Math.min(READ_BLOCK, size)) : null;
+  for (let read = 0; next !== null;) {
+    const block = await next;
+    read += block.length;
+    next = read < size ? readBlock(file, read, Math.min(READ_BLOCK, size - read)) : null;
+    yield block;
+  }
+}
+
+/**
+ * Read all of `file` into `whole`, block after block, without waiting for
+ * the sending. Return one promise per block, each settled once its bytes
+ * are in place. The reads stop at the first failure or once `stopped()`.
+ */
+function readAhead(file, whole, stopped) {
+  const landed = [];
+  let previous = Promise.resolve();
+  for (let offset = 0; offset < whole.length; offset += READ_BLOCK) {
+    const length = Math.min(READ_BLOCK, whole.length - offset);
+    previous = previous.then(async () => {
+      if (stopped()) throw new Error("the transfer stopped");
+      whole.set(await readBlock(file, offset, length), offset);
+      return whole.subarray(offset, offset + length);
+    });
+    previous.catch(() => {});
+    landed.push(previous);
+  }
+  return landed;
 }
 
 /** Format a byte count as "20.0 MB", in decimal units as file managers show. */
@@ -202,32 +239,18 @@ class OutgoingTransfer extends Transfer {
   }
 
   async pump() {
-    const size = this.file.size;
-    const hash = hashesNatively(size) ? null : new Sha256();
-    // The native hash needs the whole file in one buffer. Blocks are copied
-    // there as they are read, and hashing starts once the last one is in.
-    const whole = hash ? null : new Uint8Array(size);
+    const hash = hashesNatively(this.file.size) ? null : new Sha256();
+    let blocks;
     let digest = null;
-    let next = readBlock(this.file, 0, READ_BLOCK);
-    let read = 0;
-    while (this.sent < size && !this.finished) {
-      if (this.sent - this.acknowledged >= protocol.WINDOW) {
-        await this.sleep();
-        continue;
-      }
-      let block = new Uint8Array(await next);
-      if (block.length === 0) throw new Error("the file became shorter while it was sent");
-      if (whole) {
-        whole.set(block, read);
-        block = whole.subarray(read, read + block.length);
-      }
-      read += block.length;
-      if (read < size) {
-        next = readBlock(this.file, read, READ_BLOCK);
-      } else if (whole) {
-        digest = nativeSha256(whole);
-        digest.catch(() => {});
-      }
+    if (hash) {
+      blocks = pacedBlocks(this.file);
+    } else {
+      const whole = new Uint8Array(this.file.size);
+      blocks = readAhead(this.file, whole, () => this.finished);
+      digest = (blocks.at(-1) ?? Promise.resolve()).then(() => nativeSha256(whole));
+      digest.catch(() => {});
+    }
+    for await (const block of blocks) {
       for (let start = 0; start < block.length && !this.finished; start += protocol.MAX_CHUNK) {
         // The window may close in the middle of a block.
         while (!this.finished && this.sent - this.acknowledged >= protocol.WINDOW) await this.sleep();
@@ -238,14 +261,12 @@ class OutgoingTransfer extends Transfer {
         this.sent += chunk.length;
       }
       while (!this.finished && this.channel.bufferedAmount > HIGH_WATER) await this.sleep();
-    }
-    if (!this.finished) {
-      // An empty file has no last block to start the native hash.
-      const hex = hash ? hash.hex() : await (digest ?? nativeSha256(whole));
       if (this.finished) return;
-      this.sendMessage(protocol.fileEnd(hex));
-      this.view.setState("ended", "Sent; waiting for the receiver to check it…");
     }
+    const hex = hash ? hash.hex() : await digest;
+    if (this.finished) return;
+    this.sendMessage(protocol.fileEnd(hex));
+    this.view.setState("ended", "Sent; waiting for the receiver to check it…");
   }
 }
 

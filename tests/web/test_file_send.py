@@ -1,0 +1,193 @@
+"""The page's file sender against a scripted data channel, in headless Chromium.
+
+Playwright serves the page's modules from the repository at a made-up
+address, so no request leaves the browser. The channel is a stand-in that
+records what the page sends and never builds up a buffer; the test plays
+the receiver, accepting and acknowledging as the host would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.support.browser import offline_page
+from tests.support.timing import wait_for
+
+pytestmark = pytest.mark.e2e
+
+STATIC = Path(__file__).parents[2] / "src/pairview/web/static"
+# Playwright serves every request to these origins. Only the first is a secure
+# context, where the page has crypto.subtle.
+SECURE = "https://pairview.test"
+INSECURE = "http://pairview.test"
+MIB = 1024 * 1024
+WINDOW = 8 * MIB
+
+PAGE = """<!doctype html>
+<ul id="list"></ul><input id="input" type="file"><select id="target"></select>
+<div id="drop"></div><div id="error"></div>
+<script type="module">
+import { FileTransfers } from "/static/js/files.js";
+import * as protocol from "/static/js/protocol.js";
+
+// Stands in for an RTCDataChannel: keeps the text messages, counts the
+// binary bytes, and reports a buffer that is always empty.
+class RecordingChannel extends EventTarget {
+  constructor() {
+    super();
+    this.readyState = "open";
+    this.bufferedAmount = 0;
+    this.bufferedAmountLowThreshold = 0;
+    this.binaryType = "blob";
+    this.messages = [];
+    this.bytes = 0;
+  }
+  send(data) {
+    if (typeof data === "string") this.messages.push(JSON.parse(data));
+    else this.bytes += data.byteLength;
+  }
+  close() { this.readyState = "closed"; }
+  deliver(message) {
+    this.dispatchEvent(new MessageEvent("message", { data: JSON.stringify(message) }));
+  }
+}
+
+const channels = [];
+const connection = {
+  createDataChannel() {
+    channels.push(new RecordingChannel());
+    return channels.at(-1);
+  },
+};
+// Each native hash: how many bytes it covers, and how many had been sent when it started.
+const hashes = [];
+if (globalThis.crypto.subtle) {
+  const digest = crypto.subtle.digest.bind(crypto.subtle);
+  crypto.subtle.digest = (algorithm, data) => {
+    hashes.push({ length: data.byteLength, sentBefore: channels.at(-1).bytes });
+    return digest(algorithm, data);
+  };
+}
+const element = (id) => document.getElementById(id);
+const transfers = new FileTransfers(
+  { list: element("list"), input: element("input"), target: element("target"),
+    drop: element("drop"), error: element("error") },
+  () => connection,
+);
+
+// Offers `size` bytes of the pattern (i * 7 + 3) mod 256 to the host, and accepts them as the host.
+window.sendAccepted = (size) => {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 7 + 3) & 255;
+  transfers.sendFile(new File([bytes], "pattern.bin"), { id: "h", role: "host", name: "Host" });
+  const channel = channels.at(-1);
+  channel.dispatchEvent(new Event("open"));
+  channel.deliver(protocol.fileAccept());
+};
+window.acknowledgeAll = () => {
+  const channel = channels.at(-1);
+  channel.deliver(protocol.fileProgress(channel.bytes));
+};
+window.sender = () => {
+  const channel = channels.at(-1);
+  return { bytes: channel.bytes, messages: channel.messages, hashes };
+};
+window.ready = true;
+</script>
+"""
+
+
+@contextlib.contextmanager
+def sender_page(origin: str) -> Iterator[Any]:
+    def answer(route: Any) -> None:
+        path = route.request.url.removeprefix(origin)
+        if path == "/":
+            route.fulfill(body=PAGE, content_type="text/html")
+            return
+        file = (STATIC / path.removeprefix("/static/")).resolve()
+        if not path.startswith("/static/") or not file.is_file() or STATIC not in file.parents:
+            route.fulfill(status=404, body=f"no such file: {path}")
+            return
+        route.fulfill(body=file.read_bytes(), content_type="text/javascript")
+
+    with offline_page() as opened:
+        opened.route(f"{origin}/**", answer)
+        opened.goto(f"{origin}/")
+        opened.wait_for_function("window.ready === true")
+        yield opened
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def pattern(size: int) -> bytes:
+    return ((np.arange(size, dtype=np.uint32) * 7 + 3) & 255).astype(np.uint8).tobytes()
+
+
+def acknowledge_until_end(page: Any) -> dict[str, Any]:
+    """Acknowledge what arrived until the page ends the file; return what it sent."""
+
+    def ended() -> bool:
+        page.evaluate("() => window.acknowledgeAll()")
+        return any(m["type"] == "file-end" for m in page.evaluate("() => window.sender().messages"))
+
+    wait_for(ended, timeout=60, what="the page to send the end of the file")
+    sender: dict[str, Any] = page.evaluate("() => window.sender()")
+    return sender
+
+
+def test_native_hash_starts_before_last_chunk() -> None:
+    """A file larger than the window is read and hashed while the window keeps the rest back."""
+    data = pattern(12 * MIB)
+    with sender_page(SECURE) as page:
+        assert page.evaluate("() => window.isSecureContext") is True
+        page.evaluate("(size) => window.sendAccepted(size)", len(data))
+
+        # The test acknowledges nothing yet, so the page stops at the window
+        # with 4 MiB unsent. By then it has read the whole file and started its hash.
+        wait_for(
+            lambda: page.evaluate("() => window.sender().bytes") == WINDOW,
+            timeout=30,
+            what="the page to fill the window",
+        )
+        wait_for(
+            lambda: page.evaluate("() => window.sender().hashes.length") == 1,
+            timeout=30,
+            what="the page to start hashing the file",
+        )
+        at_window = page.evaluate("() => window.sender()")
+        # Acknowledging what arrived lets the rest go, and the end carries the hash.
+        sender = acknowledge_until_end(page)
+    assert at_window["bytes"] == WINDOW
+    assert [m["type"] for m in at_window["messages"]] == ["file-offer"]
+    [native] = sender["hashes"]
+    assert native["length"] == len(data)
+    assert native["sentBefore"] <= WINDOW
+    assert sender["bytes"] == len(data)
+    assert sender["messages"][-1] == {
+        "type": "file-end",
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def test_insecure_page_hashes_while_sending() -> None:
+    """Off a secure context the page reads block by block and hashes in JavaScript."""
+    with sender_page(INSECURE) as page:
+        assert page.evaluate("() => window.isSecureContext") is False
+        data = pattern(3 * MIB + 5)
+        page.evaluate("(size) => window.sendAccepted(size)", len(data))
+        sender = acknowledge_until_end(page)
+    assert sender["hashes"] == []
+    assert sender["bytes"] == len(data)
+    assert sender["messages"][-1] == {
+        "type": "file-end",
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
