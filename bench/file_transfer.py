@@ -14,7 +14,9 @@ same run:
   the page and accepted on the other side, and timed in the page from
   acceptance to the receiver's confirmation. The reference is a plain aiortc peer in
   the host namespace and a page script that sends or counts raw chunks. The
-  aiortc peer makes the offer, as the host app does.
+  aiortc peer makes the offer, as the host app does. Pairview's rounds send
+  one random file under a new name each time, written to disk before the
+  first round.
 
 Each variant makes one transfer first that is not counted, so that every
 counted one starts on a warm process and page. Every aiortc peer, Pairview's
@@ -321,6 +323,20 @@ def host_to_host(net: Any, framing: str, size: int, folder: Path) -> float:
     return seconds
 
 
+# Defines window.benchWithin(promise, what): the promise, or an error that
+# names `what` once PEER_TIMEOUT has passed. Every wait of the page scripts
+# goes through it, so that a connection that never comes up ends the run.
+BOUNDED_WAITS = f"""
+window.benchWithin = (promise, what) => new Promise((resolve, reject) => {{
+  const timer = setTimeout(
+    () => reject(new Error(`timed out after {PEER_TIMEOUT:g} s waiting for ${{what}}`)),
+    {PEER_TIMEOUT * 1000:g});
+  promise.then(
+    (value) => {{ clearTimeout(timer); resolve(value); }},
+    (error) => {{ clearTimeout(timer); reject(error); }});
+}});
+"""
+
 # Page scripts of the reference: a bare RTCPeerConnection in about:blank.
 PAGE_ANSWER = """async (offer) => {
   const pc = new RTCPeerConnection({iceServers: []});
@@ -329,17 +345,17 @@ PAGE_ANSWER = """async (offer) => {
     (event) => { event.channel.binaryType = 'arraybuffer'; resolve(event.channel); }));
   await pc.setRemoteDescription({type: 'offer', sdp: offer});
   await pc.setLocalDescription(await pc.createAnswer());
-  await new Promise((resolve) => {
+  await window.benchWithin(new Promise((resolve) => {
     if (pc.iceGatheringState === 'complete') resolve();
     pc.addEventListener('icegatheringstatechange', () => {
       if (pc.iceGatheringState === 'complete') resolve();
     });
-  });
+  }), 'the page to gather its ICE candidates');
   return pc.localDescription.sdp;
 }"""
 # Counts `size` bytes, answers "done", and leaves a promise of that in window.benchCounted.
 PAGE_COUNT = """async (size) => {
-  const channel = await window.benchChannel;
+  const channel = await window.benchWithin(window.benchChannel, 'the data channel');
   window.benchCounted = new Promise((resolve) => {
     let received = 0;
     const count = (event) => {
@@ -354,9 +370,10 @@ PAGE_COUNT = """async (size) => {
   });
 }"""
 PAGE_SEND = """async (size) => {
-  const channel = await window.benchChannel;
-  await new Promise((resolve) => channel.readyState === 'open'
-    ? resolve() : channel.addEventListener('open', resolve, {once: true}));
+  const channel = await window.benchWithin(window.benchChannel, 'the data channel');
+  await window.benchWithin(new Promise((resolve) => channel.readyState === 'open'
+    ? resolve() : channel.addEventListener('open', resolve, {once: true})),
+    'the data channel to open');
   channel.bufferedAmountLowThreshold = 256 * 1024;
   const done = new Promise((resolve) => channel.addEventListener('message', resolve, {once: true}));
   const block = new Uint8Array(64 * 1024);
@@ -368,11 +385,12 @@ PAGE_SEND = """async (size) => {
     channel.send(length === block.length ? block : block.subarray(0, length));
     sent += length;
     if (channel.bufferedAmount > 1024 * 1024) {
-      await new Promise(
-        (resolve) => channel.addEventListener('bufferedamountlow', resolve, {once: true}));
+      await window.benchWithin(new Promise(
+        (resolve) => channel.addEventListener('bufferedamountlow', resolve, {once: true})),
+        'the data channel to send its buffer');
     }
   }
-  await done;
+  await window.benchWithin(done, "the host's confirmation");
   return performance.now() - started;
 }"""
 
@@ -390,6 +408,7 @@ class BrowserReference:
         role = "sender" if direction == "to-browser" else "receiver"
         self.peer = Peer(net.host, role, "plain", size, folder)
         self.context = browser.new_context()
+        self.context.add_init_script(BOUNDED_WAITS)
         self.page = self.context.new_page()
         # aiortc offers and opens the channel, and the page answers, as
         # between `pairview share` and its guests.
@@ -404,7 +423,7 @@ class BrowserReference:
             self.page.evaluate(PAGE_COUNT, self.size)
             self.peer.send({"go": True})
             seconds = float(self.peer.receive()["seconds"])
-            self.page.evaluate("() => window.benchCounted")
+            self.page.evaluate("() => window.benchWithin(window.benchCounted, 'the last byte')")
             return seconds
         return float(self.page.evaluate(PAGE_SEND, self.size)) / 1000
 
@@ -480,7 +499,9 @@ def pairview_from_browser(host: Any, guest: Any, source: Path) -> float:
 
 def _wait_complete(guest: Any, name: str) -> dict[str, float]:
     """Wait in the page for the transfer to settle: a poll from here would load the machine."""
-    times: dict[str, float] = guest.page.evaluate("(name) => window.benchSettled(name)", name)
+    times: dict[str, float] = guest.page.evaluate(
+        "(name) => window.benchWithin(window.benchSettled(name), `the transfer of ${name}`)", name
+    )
     if "complete" not in times:
         raise RuntimeError(f"the transfer of {name} did not complete: {times}")
     return times
@@ -538,18 +559,29 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
             wrapper = chromium_wrapper(net, folder)
             browser = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_FLAGS)
             try:
-                guest = join(browser, host.link, "Bench", init_script=WATCH_TRANSFERS)
+                watch = BOUNDED_WAITS + WATCH_TRANSFERS
+                guest = join(browser, host.link, "Bench", init_script=watch)
                 guest.page.wait_for_selector('#file-target option[value="host"]', state="attached")
                 guest.page.select_option("#file-target", "host")
 
+                # One random file, written to disk before any round so that
+                # its writeback does not run during a timed transfer.
+                random_file = folder / "random.bin"
+                random_file.write_bytes(os.urandom(size))
+                os.sync()
+
+                def named(prefix: str, repeat: int) -> Path:
+                    """Link the random file under a new name: the page finds transfers by name."""
+                    source = folder / f"{prefix}-{repeat}.bin"
+                    os.link(random_file, source)
+                    return source
+
                 def to_browser(repeat: int) -> float:
-                    source = folder / f"to-browser-{repeat}.bin"
-                    source.write_bytes(os.urandom(size))
+                    source = named("to-browser", repeat)
                     return pairview_to_browser(host, guest, source, counted=repeat > 0)
 
                 def from_browser(repeat: int) -> float:
-                    source = folder / f"from-browser-{repeat}.bin"
-                    source.write_bytes(os.urandom(size))
+                    source = named("from-browser", repeat)
                     seconds = pairview_from_browser(host, guest, source)
                     for saved in downloads.glob("*"):
                         saved.unlink()
