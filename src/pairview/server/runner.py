@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import uvicorn
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
 
 from pairview.errors import ConfigError, PairviewError
 from pairview.server.app import create_app
@@ -129,6 +131,23 @@ class RunningServer:
             await self.task
 
 
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, safe to shut down while replying to a client's close.
+
+    uvicorn 0.55 replies to a client's close frame and closes the transport. If
+    the server shuts down before the connection is lost, uvicorn sends a
+    close frame of its own, the websockets library raises InvalidState, and
+    the server's shutdown fails halfway.
+    """
+
+    def shutdown(self) -> None:
+        if self.handshake_complete and not self.close_sent and self.conn.state is not State.OPEN:
+            self.stop_keepalive()
+            self.transport.close()
+            return
+        super().shutdown()
+
+
 async def start_server(settings: ServerSettings, access_log: bool = True) -> RunningServer:
     """Start the server on the running event loop and return once it accepts connections."""
     tls = plan_tls(settings)
@@ -140,6 +159,7 @@ async def start_server(settings: ServerSettings, access_log: bool = True) -> Run
         app,
         log_config=None,
         access_log=access_log,
+        ws=WebSocketProtocol,
         ws_max_size=settings.signaling_max_message_bytes,
         ws_ping_interval=20,
         ws_ping_timeout=20,
