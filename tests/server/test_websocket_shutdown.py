@@ -1,8 +1,8 @@
 """Shutting the server down while it replies to a client's close frame.
 
 The protocol is driven through a stand-in transport, so the moment between
-the server's reply to the close and the loss of the connection, which a
-real socket passes in one turn of the event loop, can be held open.
+the server's reply to the close and the loss of the connection can be held
+open. With a real socket it usually passes within one turn of the event loop.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ async def accept_until_closed(scope: Any, receive: Any, send: Any) -> None:
 
 
 async def closed_by_client(protocol_class: type[WebSocketsSansIOProtocol]) -> Any:
-    """Open a connection, then deliver the client's close; return the protocol and transport."""
+    """Open a connection and deliver the client's close, then return the protocol and transport."""
     config = uvicorn.Config(accept_until_closed, lifespan="off", log_config=None, ws=protocol_class)
     config.load()
     protocol = protocol_class(config, ServerState(), app_state={})
@@ -94,7 +94,7 @@ async def test_shutdown_during_client_close() -> None:
 
 
 async def test_uvicorn_protocol_raises_invalid_state() -> None:
-    """Show the uvicorn bug that the subclass works around; fails once uvicorn fixes it."""
+    """Show the uvicorn bug that the subclass works around. This fails once uvicorn fixes it."""
     protocol, _transport = await closed_by_client(WebSocketsSansIOProtocol)
     with pytest.raises(InvalidState):
         protocol.shutdown()

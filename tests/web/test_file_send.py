@@ -2,7 +2,7 @@
 
 Playwright serves the page's modules from the repository at a made-up
 address, so no request leaves the browser. The channel is a stand-in that
-records what the page sends and never builds up a buffer; the test plays
+records what the page sends and never builds up a buffer. The test plays
 the receiver, accepting and acknowledging as the host would.
 """
 
@@ -133,7 +133,7 @@ def pattern(size: int) -> bytes:
 
 
 def acknowledge_until_end(page: Any) -> dict[str, Any]:
-    """Acknowledge what arrived until the page ends the file; return what it sent."""
+    """Acknowledge what arrived until the page ends the file, and return what it sent."""
 
     def ended() -> bool:
         page.evaluate("() => window.acknowledgeAll()")
