@@ -32,7 +32,7 @@ WINDOW = 8 * MIB
 
 PAGE = """<!doctype html>
 <ul id="list"></ul><input id="input" type="file"><select id="target"></select>
-<div id="drop"></div><div id="error"></div>
+<div id="drop"></div><div id="error"></div><input id="picker" type="file">
 <script type="module">
 import { FileTransfers } from "/static/js/files.js";
 import * as protocol from "/static/js/protocol.js";
@@ -66,15 +66,27 @@ const connection = {
     return channels.at(-1);
   },
 };
-// Each native hash: how many bytes it covers, and how many had been sent when it started.
+// Hashes run on this thread: any is a defect, as the reader worker hashes.
 const hashes = [];
 if (globalThis.crypto.subtle) {
   const digest = crypto.subtle.digest.bind(crypto.subtle);
   crypto.subtle.digest = (algorithm, data) => {
-    hashes.push({ length: data.byteLength, sentBefore: channels.at(-1).bytes });
+    hashes.push(data.byteLength);
     return digest(algorithm, data);
   };
 }
+// What the reader worker posts: each message's type, and how many bytes had
+// been sent when it arrived.
+const posted = [];
+const NativeWorker = globalThis.Worker;
+globalThis.Worker = class extends NativeWorker {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", (event) => {
+      posted.push({ type: event.data.type, sentBefore: channels.at(-1).bytes });
+    });
+  }
+};
 const element = (id) => document.getElementById(id);
 const transfers = new FileTransfers(
   { list: element("list"), input: element("input"), target: element("target"),
@@ -91,13 +103,20 @@ window.sendAccepted = (size) => {
   channel.dispatchEvent(new Event("open"));
   channel.deliver(protocol.fileAccept());
 };
+// Offers the file picked in #picker, not the page's own input, and accepts it as the host.
+window.sendPicked = () => {
+  transfers.sendFile(element("picker").files[0], { id: "h", role: "host", name: "Host" });
+  const channel = channels.at(-1);
+  channel.dispatchEvent(new Event("open"));
+  channel.deliver(protocol.fileAccept());
+};
 window.acknowledgeAll = () => {
   const channel = channels.at(-1);
   channel.deliver(protocol.fileProgress(channel.bytes));
 };
 window.sender = () => {
   const channel = channels.at(-1);
-  return { bytes: channel.bytes, messages: channel.messages, hashes };
+  return { bytes: channel.bytes, messages: channel.messages, hashes, posted };
 };
 window.ready = true;
 </script>
@@ -144,50 +163,80 @@ def acknowledge_until_end(page: Any) -> dict[str, Any]:
     return sender
 
 
-def test_native_hash_starts_before_last_chunk() -> None:
-    """A file larger than the window is read and hashed while the window keeps the rest back."""
+def hash_posts(sender: dict[str, Any]) -> list[dict[str, Any]]:
+    return [post for post in sender["posted"] if post["type"] == "hash"]
+
+
+def test_native_hash_ready_before_last_chunk() -> None:
+    """The worker reads and hashes a file while the window still keeps 4 MiB of it back."""
     data = pattern(12 * MIB)
     with sender_page(SECURE) as page:
         assert page.evaluate("() => window.isSecureContext") is True
         page.evaluate("(size) => window.sendAccepted(size)", len(data))
 
         # The test acknowledges nothing yet, so the page stops at the window
-        # with 4 MiB unsent. By then it has read the whole file and started its hash.
+        # with 4 MiB unsent. By then the worker has read and hashed the whole file.
         wait_for(
             lambda: page.evaluate("() => window.sender().bytes") == WINDOW,
             timeout=30,
             what="the page to fill the window",
         )
         wait_for(
-            lambda: page.evaluate("() => window.sender().hashes.length") == 1,
+            lambda: hash_posts(page.evaluate("() => window.sender()")) or None,
             timeout=30,
-            what="the page to start hashing the file",
+            what="the worker to hash the file",
         )
         at_window = page.evaluate("() => window.sender()")
         # Acknowledging what arrived lets the rest go, and the end carries the hash.
         sender = acknowledge_until_end(page)
     assert at_window["bytes"] == WINDOW
     assert [m["type"] for m in at_window["messages"]] == ["file-offer"]
-    [native] = sender["hashes"]
-    assert native["length"] == len(data)
-    assert native["sentBefore"] <= WINDOW
-    assert sender["bytes"] == len(data)
-    assert sender["messages"][-1] == {
-        "type": "file-end",
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }
-
-
-def test_insecure_page_hashes_while_sending() -> None:
-    """Off a secure context the page reads block by block and hashes in JavaScript."""
-    with sender_page(INSECURE) as page:
-        assert page.evaluate("() => window.isSecureContext") is False
-        data = pattern(3 * MIB + 5)
-        page.evaluate("(size) => window.sendAccepted(size)", len(data))
-        sender = acknowledge_until_end(page)
+    [hashed] = hash_posts(sender)
+    assert hashed["sentBefore"] == WINDOW
     assert sender["hashes"] == []
     assert sender["bytes"] == len(data)
     assert sender["messages"][-1] == {
         "type": "file-end",
         "sha256": hashlib.sha256(data).hexdigest(),
     }
+
+
+def test_insecure_page_hashes_in_worker() -> None:
+    """Off a secure context the worker reads block by block and hashes in JavaScript."""
+    with sender_page(INSECURE) as page:
+        assert page.evaluate("() => window.isSecureContext") is False
+        data = pattern(3 * MIB + 5)
+        page.evaluate("(size) => window.sendAccepted(size)", len(data))
+        sender = acknowledge_until_end(page)
+    blocks = [post for post in sender["posted"] if post["type"] == "block"]
+    assert len(blocks) == 4
+    assert len(hash_posts(sender)) == 1
+    assert sender["bytes"] == len(data)
+    assert sender["messages"][-1] == {
+        "type": "file-end",
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def test_file_gone_after_picking_cancels(tmp_path: Path) -> None:
+    """A file removed between picking and sending cannot be read, and the page cancels."""
+    picked = tmp_path / "removed.bin"
+    picked.write_bytes(pattern(3 * MIB))
+    with sender_page(SECURE) as page:
+        page.set_input_files("#picker", str(picked))
+        # Reading the size makes the browser record the file's size and modification time now.
+        size = page.evaluate("() => document.getElementById('picker').files[0].size")
+        picked.unlink()
+        page.evaluate("() => window.sendPicked()")
+        wait_for(
+            lambda: page.evaluate("() => window.sender().messages").pop()["type"] == "file-cancel",
+            timeout=30,
+            what="the page to cancel the transfer",
+        )
+        sender = page.evaluate("() => window.sender()")
+    assert size == 3 * MIB
+    assert sender["messages"][0]["size"] == 3 * MIB
+    cancel = sender["messages"][-1]
+    assert cancel["reason"].startswith("The file could not be read: ")
+    assert [post["type"] for post in sender["posted"]] == ["error"]
+    assert sender["bytes"] == 0

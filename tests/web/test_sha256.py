@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ HASH_IN_PIECES = """([size, piece]) => {
 @pytest.fixture(scope="module")
 def page() -> Iterator[Any]:
     with offline_page() as opened:
-        source = SHA256_JS.read_text(encoding="utf-8").replace("export class", "class")
+        source = re.sub(r"^export ", "", SHA256_JS.read_text(encoding="utf-8"), flags=re.MULTILINE)
         opened.add_script_tag(content=source + "\nwindow.Sha256 = Sha256;")
         yield opened
 

@@ -1,77 +1,80 @@
 // File transfers in the page: one data channel per file, as
-// pairview/protocol/transfer.py describes. Sending reads the file in blocks,
-// the next while the last drains, and keeps the channel's bufferedAmount
-// low. Receiving keeps the chunks in memory, checks size and SHA-256 at the
-// end, then hands the file to the browser's downloads.
+// pairview/protocol/transfer.py describes. Sending leaves the reading and
+// hashing of the file to a worker (file-reader.js), so that the main thread
+// only moves blocks into the channel and keeps its bufferedAmount low.
+// Receiving keeps the chunks in memory, checks size and SHA-256 at the end,
+// then hands the file to the browser's downloads.
 //
 // crypto.subtle hashes a whole buffer at once, natively and fast, so files
-// up to NATIVE_HASH_LIMIT are hashed with it. A received file is hashed in
-// the buffer it arrives in. A sent file is read into one buffer ahead of the
-// sending, so its hash runs while the chunks leave and is ready at the end.
-// Larger files, and every file on a page that is not a secure context (where
-// crypto.subtle is missing), are read one block ahead of the sending and
-// hashed chunk by chunk in JavaScript, which costs CPU time during the transfer.
+// up to NATIVE_HASH_LIMIT are hashed with it. Larger files, and every file on
+// a page that is not a secure context (where crypto.subtle is missing), are
+// hashed chunk by chunk in JavaScript.
 
 import * as protocol from "./protocol.js";
-import { Sha256 } from "./sha256.js";
+import { hashesNatively, nativeSha256, Sha256 } from "./sha256.js";
 
-const READ_BLOCK = 1024 * 1024;
 const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
 const CLOSE_DELAY_MS = 1000;
-const NATIVE_HASH_LIMIT = 256 * 1024 * 1024;
-
-function hashesNatively(size) {
-  return Boolean(globalThis.crypto?.subtle) && size <= NATIVE_HASH_LIMIT;
-}
-
-/** Return the SHA-256 of a buffer as hexadecimal digits, with crypto.subtle. */
-async function nativeSha256(bytes) {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
-/** Start reading `length` bytes of `file` at `offset`. A failure surfaces where the result is awaited. */
-function readBlock(file, offset, length) {
-  const reading = file.slice(offset, offset + length).arrayBuffer().then((buffer) => {
-    if (buffer.byteLength !== length) throw new Error("the file changed while it was sent");
-    return new Uint8Array(buffer);
-  });
-  reading.catch(() => {});
-  return reading;
-}
-
-/** Yield the blocks of `file` in order, reading each while the one before is sent. */
-async function* pacedBlocks(file) {
-  const size = file.size;
-  let next = size > 0 ? readBlock(file, 0, Math.min(READ_BLOCK, size)) : null;
-  for (let read = 0; next !== null;) {
-    const block = await next;
-    read += block.length;
-    next = read < size ? readBlock(file, read, Math.min(READ_BLOCK, size - read)) : null;
-    yield block;
-  }
-}
+// Blocks the page requests from the reader before it sends any: 4 MiB.
+const BLOCKS_AHEAD = 4;
 
 /**
- * Read all of `file` into `whole`, block after block, without waiting for
- * the sending. Return one promise per block, each settled once its bytes
- * are in place. The reads stop at the first failure or once `stopped()`.
+ * A file's blocks, in order, and its SHA-256, from a worker that reads and
+ * hashes the file. `next()` returns the next block; `hash` settles with the
+ * hexadecimal digest. Both fail with the reason if the file cannot be read.
  */
-function readAhead(file, whole, stopped) {
-  const landed = [];
-  let previous = Promise.resolve();
-  for (let offset = 0; offset < whole.length; offset += READ_BLOCK) {
-    const length = Math.min(READ_BLOCK, whole.length - offset);
-    previous = previous.then(async () => {
-      if (stopped()) throw new Error("the transfer stopped");
-      whole.set(await readBlock(file, offset, length), offset);
-      return whole.subarray(offset, offset + length);
+class FileSource {
+  constructor(file) {
+    this.blocks = [];
+    this.failure = null;
+    this.arrived = null;
+    this.hash = new Promise((resolve, reject) => {
+      this.resolveHash = resolve;
+      this.rejectHash = reject;
     });
-    previous.catch(() => {});
-    landed.push(previous);
+    this.hash.catch(() => {});
+    this.worker = new Worker(new URL("./file-reader.js", import.meta.url), { type: "module" });
+    this.worker.addEventListener("message", (event) => this.receive(event.data));
+    this.worker.addEventListener("error", (event) => {
+      event.preventDefault();
+      this.fail(event.message || "the file reader stopped");
+    });
+    this.worker.postMessage({ type: "start", file });
+    this.worker.postMessage({ type: "more", blocks: BLOCKS_AHEAD });
   }
-  return landed;
+
+  receive(message) {
+    if (message.type === "block") this.blocks.push(message.bytes);
+    else if (message.type === "hash") this.resolveHash(message.hex);
+    else if (message.type === "error") this.fail(message.message);
+    this.wake();
+  }
+
+  fail(reason) {
+    this.failure ??= new Error(reason);
+    this.rejectHash(this.failure);
+    this.wake();
+  }
+
+  wake() {
+    const resolve = this.arrived;
+    this.arrived = null;
+    if (resolve) resolve();
+  }
+
+  async next() {
+    while (this.blocks.length === 0) {
+      if (this.failure) throw this.failure;
+      await new Promise((resolve) => { this.arrived = resolve; });
+    }
+    this.worker.postMessage({ type: "more", blocks: 1 });
+    return this.blocks.shift();
+  }
+
+  close() {
+    this.worker.terminate();
+  }
 }
 
 /** Format a byte count as "20.0 MB", in decimal units as file managers show. */
@@ -239,34 +242,29 @@ class OutgoingTransfer extends Transfer {
   }
 
   async pump() {
-    const hash = hashesNatively(this.file.size) ? null : new Sha256();
-    let blocks;
-    let digest = null;
-    if (hash) {
-      blocks = pacedBlocks(this.file);
-    } else {
-      const whole = new Uint8Array(this.file.size);
-      blocks = readAhead(this.file, whole, () => this.finished);
-      digest = (blocks.at(-1) ?? Promise.resolve()).then(() => nativeSha256(whole));
-      digest.catch(() => {});
-    }
-    for await (const block of blocks) {
-      for (let start = 0; start < block.length && !this.finished; start += protocol.MAX_CHUNK) {
-        // The window may close in the middle of a block.
-        while (!this.finished && this.sent - this.acknowledged >= protocol.WINDOW) await this.sleep();
-        if (this.finished) break;
-        const chunk = block.subarray(start, start + protocol.MAX_CHUNK);
-        if (hash) hash.update(chunk);
-        this.channel.send(chunk);
-        this.sent += chunk.length;
+    const source = new FileSource(this.file);
+    try {
+      for (let read = 0; read < this.file.size && !this.finished;) {
+        const block = await source.next();
+        read += block.length;
+        for (let start = 0; start < block.length && !this.finished; start += protocol.MAX_CHUNK) {
+          // The window may close in the middle of a block.
+          while (!this.finished && this.sent - this.acknowledged >= protocol.WINDOW) await this.sleep();
+          if (this.finished) break;
+          const chunk = block.subarray(start, start + protocol.MAX_CHUNK);
+          this.channel.send(chunk);
+          this.sent += chunk.length;
+        }
+        while (!this.finished && this.channel.bufferedAmount > HIGH_WATER) await this.sleep();
       }
-      while (!this.finished && this.channel.bufferedAmount > HIGH_WATER) await this.sleep();
       if (this.finished) return;
+      const hex = await source.hash;
+      if (this.finished) return;
+      this.sendMessage(protocol.fileEnd(hex));
+      this.view.setState("ended", "Sent; waiting for the receiver to check it…");
+    } finally {
+      source.close();
     }
-    const hex = hash ? hash.hex() : await digest;
-    if (this.finished) return;
-    this.sendMessage(protocol.fileEnd(hex));
-    this.view.setState("ended", "Sent; waiting for the receiver to check it…");
   }
 }
 

@@ -2,6 +2,20 @@
 // by chunk as it is sent or received. crypto.subtle only hashes a whole
 // buffer at once, and only on secure pages.
 
+// Files up to this size are held in one buffer and hashed with crypto.subtle.
+export const NATIVE_HASH_LIMIT = 256 * 1024 * 1024;
+
+/** Tell whether a file of `size` bytes is hashed with crypto.subtle in this context. */
+export function hashesNatively(size) {
+  return Boolean(globalThis.crypto?.subtle) && size <= NATIVE_HASH_LIMIT;
+}
+
+/** Return the SHA-256 of a buffer as hexadecimal digits, with crypto.subtle. */
+export async function nativeSha256(bytes) {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
 const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
   0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
