@@ -20,9 +20,8 @@ same run:
 
 Each variant makes one transfer first that is not counted, so that every
 counted one starts on a warm process and page. Every aiortc peer, Pairview's
-and the reference's, runs on the event loop that `--event-loop` names
-(uvloop by default, as `pairview share` does), and asks for the same UDP
-receive buffers as `pairview share`.
+and the reference's, runs on the event loop that `--event-loop` names:
+uvloop by default, as `pairview share` does.
 
 Run as root from the repository root: `.venv/bin/python -m bench.file_transfer`.
 It prints the figures and writes them to docs/benchmarks.md, in a section of
@@ -78,10 +77,8 @@ async def run_peer(role: str, framing: str, size: int, folder: Path) -> None:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
     from pairview.host.channel import ChannelPipe
-    from pairview.host.ice import enlarge_receive_buffers
     from pairview.protocol.transfer import PROGRESS_INTERVAL
 
-    enlarge_receive_buffers()
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     finished: asyncio.Future[float] = asyncio.get_running_loop().create_future()
     opened = asyncio.Event()

@@ -9,12 +9,6 @@ UDP, TCP, TLS, and reports a rejected or expired credential in plain words.
 aiortc also has no candidate-pair statistics; the pair ICE nominated is
 read from aioice's Connection beneath the peer connection.
 
-aioice gives each UDP socket it opens a receive buffer of 256 KiB. A
-guest's browser sends file data in bursts, the host's event loop is busy with
-SCTP, and with that buffer the kernel dropped up to several thousand packets
-per 50 MB transfer in the file-transfer benchmark. SCTP resends them and
-lowers its rate. `enlarge_receive_buffers` requests larger buffers.
-
 A guest's page often sends no candidate with an address, for example when
 the browser hides them behind mDNS names, and its checks then arrive as
 peer-reflexive candidates. `RemoteCandidates` keeps aioice from failing such
@@ -32,10 +26,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
-import aioice.turn
 import psutil
 from aioice import Candidate, stun
 from aioice.turn import create_turn_endpoint
@@ -50,27 +42,6 @@ logger = logging.getLogger(__name__)
 # distant relay, short enough that a guest joining at once waits little.
 PROBE_TIMEOUT = 4.0
 TRANSPORT_ORDER = {"udp": 0, "tcp": 1, "tls": 2}
-# The buffer size the host requests. Linux grants at most net.core.rmem_max.
-RECEIVE_BUFFER = 4 * 1024 * 1024
-RMEM_MAX = Path("/proc/sys/net/core/rmem_max")
-
-
-def enlarge_receive_buffers(size: int = RECEIVE_BUFFER) -> None:
-    """Make aioice request `size` bytes of receive buffer on every UDP socket it opens from now on.
-
-    aioice reads the size from this module constant each time it opens a
-    socket, for host candidates and TURN allocations alike.
-    """
-    aioice.turn.UDP_SOCKET_BUFFER_SIZE = size
-    with contextlib.suppress(OSError, ValueError):
-        limit = int(RMEM_MAX.read_text())
-        if limit < size:
-            logger.info(
-                "UDP receive buffers are capped at %d bytes by net.core.rmem_max, so files from "
-                "guests may arrive slower. 'sysctl -w net.core.rmem_max=%d' lifts the cap.",
-                limit,
-                size,
-            )
 
 
 class RemoteCandidates:

@@ -33,7 +33,6 @@ from pairview.host.ice import (
     SelectedPair,
     describe_connection,
     describe_problems,
-    enlarge_receive_buffers,
     plan_ice_servers,
 )
 from pairview.host.output import ShareOutput
@@ -167,7 +166,6 @@ class Share:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Share until `stop` is set or the room closes, then end the room cleanly."""
-        enlarge_receive_buffers()
         loop = asyncio.get_running_loop()
         self._pipeline = VideoPipeline(self._pipeline_config, loop)
         await asyncio.to_thread(self._pipeline.start)
