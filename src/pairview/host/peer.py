@@ -161,6 +161,10 @@ class GuestPeer:
         # audio transceiver shares the first one's transport, and the answer's
         # BUNDLE group then moves only the first: the others never start.
         # "max-bundle" puts every transceiver on one transport from the start.
+        # NOTE: aioice opens the UDP socket with a 256 KiB receive buffer,
+        # which drops packets when a browser sends a file fast. A 4 MiB buffer
+        # stopped the drops but halved host-to-browser transfers, because the
+        # browser's SACKs then queue behind the busy event loop.
         self._pc = RTCPeerConnection(
             RTCConfiguration(iceServers=self._ice_servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         )
