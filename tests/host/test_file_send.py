@@ -8,9 +8,11 @@ without a browser.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import io
 import os
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,8 @@ import pytest
 from aiortc import RTCDataChannel
 from rich.console import Console
 
-from pairview.host.files import FileTransfers
+from pairview.host import files as files_module
+from pairview.host.files import READ_AHEAD, READ_BLOCK, FileTransfers
 from pairview.host.output import ShareOutput
 from pairview.protocol.transfer import (
     WINDOW,
@@ -172,6 +175,66 @@ async def test_file_cut_short_while_sent_is_cancelled(room: Room, tmp_path: Path
     assert outcome == "cancelled: the file changed while it was being sent"
     await wait_until_idle(room)
     assert "the file changed while it was being sent" in room.terminal.getvalue()
+
+
+async def test_file_grown_while_sent_is_cancelled(room: Room, tmp_path: Path) -> None:
+    source = tmp_path / "growing.bin"
+    random_file(source, WINDOW + 4 * MIB)
+
+    def append_once(receiver: Receiver) -> None:
+        if len(receiver.data) <= 64 * 1024:
+            with source.open("ab") as file:
+                file.write(b"more")
+
+    outcome, _ = await send(room, source, append_once)
+
+    assert outcome == "cancelled: the file changed while it was being sent"
+    await wait_until_idle(room)
+    assert "the file changed while it was being sent" in room.terminal.getvalue()
+
+
+async def test_read_error_cancels_with_reason(
+    room: Room, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "unreadable.bin"
+    random_file(source, 3 * READ_BLOCK)
+    blocks = 0
+
+    def failing_read(descriptor: int, offset: int, length: int, size: int) -> bytes:
+        nonlocal blocks
+        blocks += 1
+        if offset >= READ_BLOCK:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return os.pread(descriptor, length, offset)
+
+    monkeypatch.setattr(files_module, "_read_block", failing_read)
+    outcome, _ = await send(room, source)
+
+    reason = f"the file could not be read: {os.strerror(errno.EIO)}"
+    assert outcome == f"cancelled: {reason}"
+    assert blocks == 3
+    await wait_until_idle(room)
+    assert reason in room.terminal.getvalue()
+
+
+async def test_reads_run_side_by_side(
+    room: Room, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first two reads both start before either ends: one read at a time breaks the barrier."""
+    source = tmp_path / "ahead.bin"
+    expected = random_file(source, (READ_AHEAD + 2) * READ_BLOCK)
+    together = threading.Barrier(2, timeout=10)
+    read_block = files_module._read_block
+
+    def meeting_read(descriptor: int, offset: int, length: int, size: int) -> bytes:
+        if offset < 2 * READ_BLOCK:
+            together.wait()
+        return read_block(descriptor, offset, length, size)
+
+    monkeypatch.setattr(files_module, "_read_block", meeting_read)
+
+    assert await send(room, source) == ("complete", expected)
+    assert not together.broken
 
 
 async def test_host_cancels_halfway(room: Room, tmp_path: Path) -> None:

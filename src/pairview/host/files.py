@@ -16,6 +16,7 @@ import contextlib
 import logging
 import mimetypes
 import os
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,8 @@ logger = logging.getLogger(__name__)
 HOST_ID = "host"
 OPEN_TIMEOUT = 20.0
 READ_BLOCK = 1024 * 1024
+# Blocks a sent file is read ahead of the sending, each in a worker thread.
+READ_AHEAD = 4
 # Transfers that one guest may have going through the host at once.
 MAX_TRANSFERS_PER_GUEST = 8
 OpenChannel = Callable[[], RTCDataChannel]
@@ -610,9 +613,7 @@ class _Send(_Endpoint):
 
     async def _stream(self, file: BinaryIO, pipe: ChannelPipe) -> None:
         outgoing = self._outgoing
-        # The next block is read while the channel drains the last one, so
-        # that the channel never runs dry waiting for the disk.
-        reading = asyncio.ensure_future(asyncio.to_thread(file.read, READ_BLOCK))
+        blocks = _ReadAhead(file, self.size)
         try:
             while not outgoing.finished:
                 if outgoing.all_sent:
@@ -621,12 +622,14 @@ class _Send(_Endpoint):
                 if not outgoing.can_send:
                     await self._wait()
                     continue
-                block = await reading
-                if not block or outgoing.sent + len(block) > self.size:
+                try:
+                    block = await blocks.next()
+                except FileChangedError:
                     self.cancel("the file changed while it was being sent")
                     return
-                if outgoing.sent + len(block) < self.size:
-                    reading = asyncio.ensure_future(asyncio.to_thread(file.read, READ_BLOCK))
+                except OSError as error:
+                    self.cancel(f"the file could not be read: {error.strerror}")
+                    return
                 for start in range(0, len(block), MAX_CHUNK):
                     # The window may close in the middle of a block.
                     while not outgoing.finished and not outgoing.can_send:
@@ -638,10 +641,8 @@ class _Send(_Endpoint):
                 while not outgoing.finished and not outgoing.can_send and not outgoing.all_sent:
                     await self._wait()
         finally:
-            # The caller closes the file next: a read still running ends first.
-            if not reading.done():
-                with contextlib.suppress(Exception):
-                    await reading
+            # The caller closes the file next, so the reads still running end first.
+            await blocks.close()
 
     async def _wait(self) -> None:
         self._wake.clear()
@@ -686,6 +687,57 @@ class _Send(_Endpoint):
                 "the connection closed."
             )
         self._wake.set()
+
+
+class FileChangedError(Exception):
+    """A file being sent is no longer the size it had when it was offered."""
+
+
+def _read_block(descriptor: int, offset: int, length: int, size: int) -> bytes:
+    """Read `length` bytes at `offset` of a file offered with `size` bytes."""
+    block = os.pread(descriptor, length, offset)
+    if len(block) != length:
+        raise FileChangedError
+    if offset + length == size and os.fstat(descriptor).st_size != size:
+        raise FileChangedError
+    return block
+
+
+class _ReadAhead:
+    """A file's blocks in order, read by worker threads up to READ_AHEAD blocks ahead.
+
+    Each read names its offset, so several run side by side, and one that
+    finishes late (its thread waits for the GIL while the event loop is busy)
+    does not hold up the reads after it.
+    """
+
+    def __init__(self, file: BinaryIO, size: int) -> None:
+        self._descriptor = file.fileno()
+        self._size = size
+        self._offset = 0
+        self._reads: deque[asyncio.Future[bytes]] = deque()
+        self._refill()
+
+    def _refill(self) -> None:
+        while len(self._reads) < READ_AHEAD and self._offset < self._size:
+            length = min(READ_BLOCK, self._size - self._offset)
+            read = asyncio.to_thread(
+                _read_block, self._descriptor, self._offset, length, self._size
+            )
+            self._reads.append(asyncio.ensure_future(read))
+            self._offset += length
+
+    async def next(self) -> bytes:
+        """Return the next block. Raise FileChangedError or OSError if it cannot be read."""
+        block = await self._reads.popleft()
+        self._refill()
+        return block
+
+    async def close(self) -> None:
+        """Wait for the reads still running, whatever their outcome."""
+        while self._reads:
+            with contextlib.suppress(Exception):
+                await self._reads.popleft()
 
 
 class _Relay(_Endpoint):
