@@ -84,6 +84,9 @@ async def test_second_signup_for_pending_address_keeps_first_out(
         "/api/auth/sign-up",
         json={"email": "victim@example.org", "password": "squatter-password", "display_name": "S"},
     )
+    # The squatter's mail must be in before the owner signs up, or the owner
+    # would open the squatter's link as the first mail that arrives.
+    await mailbox.wait_for("victim@example.org", 1)
     await sign_up(owner, mailbox, "victim@example.org", PASSWORD, "Victim")
 
     squatter_sign_in = await sign_in(squatter, "victim@example.org", "squatter-password")
