@@ -11,7 +11,7 @@
 // A file that crypto.subtle can hash is read into one buffer as fast as the
 // reads go, whatever the page asked for, so that its hash is ready before
 // the page sends the last block. Any other file is hashed block by block in
-// JavaScript, and read at most AHEAD blocks before the page asks for them.
+// JavaScript, and read at most AHEAD blocks before the page requests them.
 
 import { hashesNatively, nativeSha256, Sha256 } from "./sha256.js";
 

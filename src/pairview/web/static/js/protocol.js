@@ -221,8 +221,8 @@ export const TRANSFER_VERSION = 1;
 export const FILE_CHANNEL_LABEL = "file";
 export const MAX_CHUNK = 64 * 1024;
 export const PROGRESS_INTERVAL = 1024 * 1024;
-// The page's own sending window. The host sends with a larger one, but the
-// page never waited for 8 MiB in the file-transfer benchmark.
+// The page's sending window, smaller than the host's (protocol/transfer.py).
+// In the file-transfer benchmark the page never had to wait for it.
 export const WINDOW = 8 * 1024 * 1024;
 const TRANSFER_TYPES = new Set([
   "file-offer", "file-accept", "file-decline", "file-progress", "file-end",
