@@ -707,8 +707,9 @@ class _ReadAhead:
     """A file's blocks in order, read by worker threads up to READ_AHEAD blocks ahead.
 
     Each read names its offset, so several run side by side, and one that
-    finishes late (its thread waits for the GIL while the event loop is busy)
-    does not hold up the reads after it.
+    finishes late does not delay the start of the ones after it. A likely
+    cause of late reads is the thread waiting for the GIL while the event
+    loop is busy.
     """
 
     def __init__(self, file: BinaryIO, size: int) -> None:
