@@ -40,6 +40,7 @@ from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
 from aiortc.sdp import candidate_from_sdp
 from pydantic import ValidationError
 
+from pairview.host import sctp
 from pairview.host.audio.outgoing import EncodedAudioTrack, HostAudio
 from pairview.host.audio.voices import RELAY_SLOTS, RelayTrack
 from pairview.host.encoder import Codec
@@ -165,6 +166,7 @@ class GuestPeer:
         # which drops packets when a browser sends a file fast. A 4 MiB buffer
         # stopped the drops but halved host-to-browser transfers, because the
         # browser's SACKs then queue behind the busy event loop.
+        sctp.install()
         self._pc = RTCPeerConnection(
             RTCConfiguration(iceServers=self._ice_servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         )

@@ -1,0 +1,98 @@
+"""SCTP acknowledgements from aiortc, one for every second packet instead of each.
+
+aiortc sends a SACK for every SCTP packet that carries data. Each SACK is a
+datagram that the receiver builds, encrypts and sends, and that the sender
+decrypts and handles. When a browser sends a file to the host, both ends of a
+two-core machine are busy with SCTP, so those SACKs slow the transfer down
+(docs/benchmarks.md has the figures).
+
+RFC 4960 (section 6.2) asks a receiver for a SACK for at least every second
+packet with data, and within 200 ms. `PairedSackTransport` sends one after
+every second such packet, and one at once when a packet arrives out of order,
+fills a gap, arrives twice or requests it with the I bit of RFC 7053, so that
+the sender learns of a loss and of its repair without delay. A lone packet
+gets its SACK as soon as the event loop has handled the datagrams that
+arrived with it, without a timer.
+
+`install()` makes every peer connection of this process use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiortc import rtcpeerconnection
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcsctptransport import DataChunk, RTCSctpTransport
+
+PACKETS_PER_SACK = 2
+# The I bit of a DATA chunk's flags: the sender requests a SACK at once (RFC 7053).
+SACK_IMMEDIATELY = 0x08
+
+
+class PairedSackTransport(RTCSctpTransport):
+    """aiortc's SCTP transport, acknowledging every second packet with data."""
+
+    def __init__(self, transport: RTCDtlsTransport, port: int = 5000) -> None:
+        super().__init__(transport, port)
+        self.sacks_sent = 0
+        self._holding = False
+        self._unacknowledged = 0
+        self._immediate = False
+        self._flush_scheduled = False
+        self._flushes: set[asyncio.Task[None]] = set()
+
+    async def _handle_data(self, data: bytes) -> None:
+        # aiortc's handler ends with a SACK for every packet; hold it back and decide here.
+        had_gaps = bool(self._sack_misordered)
+        self._holding = True
+        try:
+            await super()._handle_data(data)
+        finally:
+            self._holding = False
+        if not self._sack_needed:
+            return
+        self._unacknowledged += 1
+        # Gaps and duplicates now, or a gap this packet filled.
+        out_of_order = had_gaps or bool(self._sack_misordered or self._sack_duplicates)
+        if out_of_order or self._immediate or self._unacknowledged >= PACKETS_PER_SACK:
+            await self._send_sack()
+        elif not self._flush_scheduled:
+            # Runs once the loop has handled the datagrams that are already queued.
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    async def _receive_data_chunk(self, chunk: DataChunk) -> None:
+        if chunk.flags & SACK_IMMEDIATELY:
+            self._immediate = True
+        await super()._receive_data_chunk(chunk)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._sack_needed:
+            task = asyncio.ensure_future(self._send_pending_sack())
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+
+    async def _send_pending_sack(self) -> None:
+        # The association may have closed since the packet arrived, and then no SACK is due.
+        with contextlib.suppress(ConnectionError):
+            if self._sack_needed:
+                await self._send_sack()
+
+    async def _send_sack(self) -> None:
+        if self._holding:
+            return
+        self._unacknowledged = 0
+        self._immediate = False
+        self.sacks_sent += 1
+        await super()._send_sack()
+
+
+def install() -> None:
+    """Make peer connections created from now on in this process use `PairedSackTransport`."""
+    # NOTE: this replaces the name that aiortc's RTCPeerConnection builds its
+    # SCTP transport from, and the class reads private state of aiortc's
+    # transport (tested with aiortc 1.16).
+    rtcpeerconnection.RTCSctpTransport = PairedSackTransport  # type: ignore[attr-defined]

@@ -1,0 +1,242 @@
+"""SCTP acknowledgements on real aiortc connections over loopback.
+
+Two aiortc peers connect on 127.0.0.1 with no ICE servers; one sends data
+channel messages and the other acknowledges them with
+`PairedSackTransport`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from aiortc import RTCDataChannel, RTCPeerConnection
+from aiortc.rtcsctptransport import (
+    DataChunk,
+    RTCSctpTransport,
+    SackChunk,
+    parse_packet,
+    serialize_packet,
+)
+
+from pairview.host import sctp
+from pairview.host.peer import GuestPeer
+from pairview.protocol.signaling import PeerInfo
+from tests.support.peers import negotiate, peers
+
+TIMEOUT = 30.0
+MESSAGE = 16 * 1024
+# DATA chunk flags: unordered, first and last fragment of a message.
+UNORDERED_WHOLE_MESSAGE = 0x07
+# The payload protocol identifier of a binary WebRTC message.
+BINARY = 53
+
+pytestmark = pytest.mark.usefixtures("loopback_only")
+
+
+@pytest.fixture(autouse=True)
+def paired_sacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Install the transport for the test only: `install` changes aiortc for the whole process."""
+    from aiortc import rtcpeerconnection
+
+    monkeypatch.setattr(rtcpeerconnection, "RTCSctpTransport", RTCSctpTransport)
+    sctp.install()
+
+
+Pair = tuple[RTCPeerConnection, RTCDataChannel, RTCPeerConnection, asyncio.Queue[bytes]]
+
+
+@asynccontextmanager
+async def channel_pair() -> AsyncIterator[Pair]:
+    """Yield the sender, its open channel, the receiver and the receiver's queue of messages."""
+    async with peers(2) as (sender, receiver):
+        channel = sender.createDataChannel("data")
+        opened = asyncio.Event()
+        channel.on("open", opened.set)
+        messages: asyncio.Queue[bytes] = asyncio.Queue()
+        receiver.on("datachannel", lambda remote: remote.on("message", messages.put_nowait))
+        await negotiate(sender, receiver)
+        async with asyncio.timeout(TIMEOUT):
+            await opened.wait()
+        yield sender, channel, receiver, messages
+
+
+def transport(pc: RTCPeerConnection) -> sctp.PairedSackTransport:
+    assert isinstance(pc.sctp, sctp.PairedSackTransport)
+    return pc.sctp
+
+
+async def send_all(channel: RTCDataChannel, payload: bytes) -> None:
+    """Send `payload` in messages of MESSAGE bytes, keeping aiortc's buffer near 1 MiB."""
+    drained = asyncio.Event()
+    channel.bufferedAmountLowThreshold = 256 * 1024
+    channel.on("bufferedamountlow", drained.set)
+    for start in range(0, len(payload), MESSAGE):
+        channel.send(payload[start : start + MESSAGE])
+        if channel.bufferedAmount > 1024 * 1024:
+            drained.clear()
+            async with asyncio.timeout(TIMEOUT):
+                await drained.wait()
+
+
+async def receive(messages: asyncio.Queue[bytes], size: int) -> bytes:
+    parts: list[bytes] = []
+    async with asyncio.timeout(TIMEOUT):
+        while sum(map(len, parts)) < size:
+            parts.append(await messages.get())
+    return b"".join(parts)
+
+
+def count_data_packets(sctp_transport: RTCSctpTransport) -> list[int]:
+    """Count the packets with DATA chunks that reach the transport, as a one-item list."""
+    counted = [0]
+    handle: Callable[[bytes], Awaitable[None]] = sctp_transport._handle_data
+
+    async def counting(data: bytes) -> None:
+        if any(isinstance(chunk, DataChunk) for chunk in parse_packet(data)[3]):
+            counted[0] += 1
+        await handle(data)
+
+    sctp_transport._handle_data = counting  # type: ignore[method-assign]
+    return counted
+
+
+async def test_bulk_transfer_fewer_sacks_than_packets() -> None:
+    payload = os.urandom(4 * 1024 * 1024)
+    async with channel_pair() as (_sender, channel, receiver, messages):
+        acknowledging = transport(receiver)
+        packets = count_data_packets(acknowledging)
+        sacks_before = acknowledging.sacks_sent
+        sending = asyncio.ensure_future(send_all(channel, payload))
+        received = await receive(messages, len(payload))
+        await sending
+        sacks = acknowledging.sacks_sent - sacks_before
+    assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
+    # 4 MiB takes more than 3,000 packets of data, and aiortc alone sends a SACK for each.
+    assert packets[0] > 2000
+    assert packets[0] / 2 <= sacks < packets[0]
+
+
+def data_packet(receiver: RTCSctpTransport, tsn: int, stream_id: int, flags: int = 0) -> bytes:
+    """Build a packet with one unordered message of four bytes, as the remote end would."""
+    chunk = DataChunk(flags=UNORDERED_WHOLE_MESSAGE | flags)
+    chunk.tsn = tsn
+    chunk.stream_id = stream_id
+    chunk.protocol = BINARY
+    chunk.user_data = tsn.to_bytes(4, "big")
+    assert receiver._remote_port is not None
+    return serialize_packet(
+        receiver._remote_port, receiver._local_port, receiver._local_verification_tag, chunk
+    )
+
+
+async def loop_turns(count: int = 5) -> None:
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+async def test_sack_every_second_packet_and_at_gaps() -> None:
+    async with channel_pair() as (_sender, channel, receiver, messages):
+        acknowledging = transport(receiver)
+        sacks: list[SackChunk] = []
+
+        async def record(chunk: object) -> None:
+            if isinstance(chunk, SackChunk):
+                sacks.append(chunk)
+
+        acknowledging._send_chunk = record  # type: ignore[method-assign]
+        assert acknowledging._last_received_tsn is not None
+        first = acknowledging._last_received_tsn + 1
+        assert channel.id is not None
+        # Five packets handled back to back, as when they arrived together.
+        for offset in range(5):
+            await acknowledging._handle_data(data_packet(acknowledging, first + offset, channel.id))
+        assert [sack.cumulative_tsn for sack in sacks] == [first + 1, first + 3]
+        await loop_turns()
+        assert [sack.cumulative_tsn for sack in sacks] == [first + 1, first + 3, first + 4]
+
+        # A packet after a gap is acknowledged at once, with the gap in it.
+        await acknowledging._handle_data(data_packet(acknowledging, first + 6, channel.id))
+        assert len(sacks) == 4
+        assert sacks[-1].cumulative_tsn == first + 4
+        assert sacks[-1].gaps == [(2, 2)]
+        await loop_turns()
+        assert len(sacks) == 4
+
+        # The packet that fills the gap is acknowledged at once too.
+        await acknowledging._handle_data(data_packet(acknowledging, first + 5, channel.id))
+        assert len(sacks) == 5
+        assert sacks[-1].cumulative_tsn == first + 6
+        assert sacks[-1].gaps == []
+
+        # So is a packet whose sender requests a SACK with the I bit.
+        await acknowledging._handle_data(
+            data_packet(acknowledging, first + 7, channel.id, flags=sctp.SACK_IMMEDIATELY)
+        )
+        assert len(sacks) == 6
+        assert sacks[-1].cumulative_tsn == first + 7
+    delivered = [messages.get_nowait() for _ in range(messages.qsize())]
+    assert len(delivered) == 8
+
+
+async def test_lone_messages_acknowledged_without_timer() -> None:
+    async with channel_pair() as (sender, channel, receiver, messages):
+        await asyncio.sleep(0.2)
+        # Two in a row: a count of packets alone would acknowledge every second one.
+        for text in (b"first", b"second"):
+            sacks_before = transport(receiver).sacks_sent
+            channel.send(text)
+            async with asyncio.timeout(TIMEOUT):
+                assert await messages.get() == text
+            # aiortc retransmits after at least one second; only a SACK
+            # empties the sender's queue of sent chunks before that.
+            await asyncio.sleep(0.5)
+            assert sender.sctp is not None
+            assert not sender.sctp._sent_queue
+            assert transport(receiver).sacks_sent == sacks_before + 1
+
+
+async def test_lost_packets_resent_in_order() -> None:
+    payload = os.urandom(2 * 1024 * 1024)
+    async with channel_pair() as (_sender, channel, receiver, messages):
+        acknowledging = transport(receiver)
+        handle = acknowledging._handle_data
+        seen = [0]
+
+        async def lossy(data: bytes) -> None:
+            seen[0] += 1
+            if seen[0] % 37 == 0:
+                return
+            await handle(data)
+
+        acknowledging._handle_data = lossy  # type: ignore[method-assign]
+        sending = asyncio.ensure_future(send_all(channel, payload))
+        received = await receive(messages, len(payload))
+        await sending
+    assert seen[0] > 1500
+    assert received == payload
+
+
+async def test_guest_peer_uses_paired_sacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aiortc import rtcpeerconnection
+
+    # Undo the fixture's installation: the host's peer installs it itself.
+    monkeypatch.setattr(rtcpeerconnection, "RTCSctpTransport", RTCSctpTransport)
+
+    async def send(_message: object) -> None:
+        pass
+
+    guest = PeerInfo(peer_id="guest-1", role="guest", name="Guest")
+    peer = GuestPeer(guest, "Host", [], "vp8", None, send, None)  # type: ignore[arg-type]
+    try:
+        peer.pc.createDataChannel("control")
+        await peer.pc.setLocalDescription(await peer.pc.createOffer())
+        assert isinstance(peer.pc.sctp, sctp.PairedSackTransport)
+    finally:
+        await peer.pc.close()
