@@ -18,6 +18,11 @@ same run:
   one random file under a new name each time, written to disk before the
   first round.
 
+The reference's aiortc peers acknowledge SCTP packets as the host does
+(`pairview.host.sctp`), so that the ratio measures the framing alone. One
+more variant on the paths where aiortc receives, host to host and browser to
+host, is the plain channel with aiortc's own acknowledgement of every packet.
+
 Each variant makes one transfer first that is not counted, so that every
 counted one starts on a warm process and page. Every aiortc peer, Pairview's
 and the reference's, runs on the event loop that `--event-loop` names:
@@ -72,20 +77,29 @@ async def _read_line() -> dict[str, Any]:
     return result
 
 
+PLAIN = ("plain", "acked", "aiortc")
+
+
 async def run_peer(role: str, framing: str, size: int, folder: Path) -> None:
-    """Run one end; a plain sender sends `size` bytes after each "go" line until "stop"."""
+    """Run one end; a plain sender sends `size` bytes after each "go" line until "stop".
+
+    Every framing but "aiortc" acknowledges SCTP packets as the host does.
+    """
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+    from pairview.host import sctp
     from pairview.host.channel import ChannelPipe
     from pairview.protocol.transfer import PROGRESS_INTERVAL
 
+    if framing != "aiortc":
+        sctp.install()
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     finished: asyncio.Future[float] = asyncio.get_running_loop().create_future()
     opened = asyncio.Event()
     if role == "sender":
         channel = pc.createDataChannel("file")
         channel.on("open", opened.set)
-    elif framing in ("plain", "acked"):
+    elif framing in PLAIN:
         ack_every = PROGRESS_INTERVAL if framing == "acked" else 0
         pc.on("datachannel", lambda channel: _count(channel, size, ack_every))
     else:
@@ -93,7 +107,7 @@ async def run_peer(role: str, framing: str, size: int, folder: Path) -> None:
 
     command = await _read_line()
     if command.get("offer"):
-        if role == "receiver" and framing in ("plain", "acked"):
+        if role == "receiver" and framing in PLAIN:
             # The offer needs a channel, so this end opens it and counts on it.
             _count(pc.createDataChannel("file"), size, ack_every)
         await pc.setLocalDescription(await pc.createOffer())
@@ -109,7 +123,7 @@ async def run_peer(role: str, framing: str, size: int, folder: Path) -> None:
     if role == "sender":
         await asyncio.wait_for(opened.wait(), PEER_TIMEOUT)
         pipe = ChannelPipe(channel)
-        if framing in ("plain", "acked"):
+        if framing in PLAIN:
             while (await _read_line()).get("go"):
                 _emit({"seconds": await _send_plain(pipe, size)})
         else:
@@ -117,7 +131,7 @@ async def run_peer(role: str, framing: str, size: int, folder: Path) -> None:
             _emit({"seconds": await asyncio.wait_for(finished, PEER_TIMEOUT)})
             await sending
             await _read_line()
-    elif framing in ("plain", "acked"):
+    elif framing in PLAIN:
         await _read_line()
     else:
         _emit({"seconds": await asyncio.wait_for(finished, PEER_TIMEOUT)})
@@ -402,11 +416,13 @@ class BrowserReference:
     transfers share the guest's long-lived connection.
     """
 
-    def __init__(self, net: Any, browser: Any, direction: str, size: int, folder: Path) -> None:
+    def __init__(
+        self, net: Any, browser: Any, direction: str, size: int, folder: Path, framing: str
+    ) -> None:
         self.size = size
         self.direction = direction
         role = "sender" if direction == "to-browser" else "receiver"
-        self.peer = Peer(net.host, role, "plain", size, folder)
+        self.peer = Peer(net.host, role, framing, size, folder)
         self.context = browser.new_context()
         self.context.add_init_script(BOUNDED_WAITS)
         self.page = self.context.new_page()
@@ -535,6 +551,9 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
             print(f"{path} {key}: {', '.join(f'{v:.1f}' for v in values)} MB/s", flush=True)
         ratios = paired_ratios(results, path)
         print(f"{path} pairview / plain, round by round: {_listed(ratios)}", flush=True)
+        if f"{path} aiortc" in results:
+            ratios = paired_ratios(results, path, "aiortc")
+            print(f"{path} pairview / aiortc, round by round: {_listed(ratios)}", flush=True)
 
     with (
         tempfile.TemporaryDirectory() as directory,
@@ -548,6 +567,7 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
                 "plain": lambda r: host_to_host(net, "plain", size, folder / f"p{r}"),
                 "pairview": lambda r: host_to_host(net, "pairview", size, folder / f"f{r}"),
                 "acked": lambda r: host_to_host(net, "acked", size, folder / f"a{r}"),
+                "aiortc": lambda r: host_to_host(net, "aiortc", size, folder / f"o{r}"),
             },
         )
         downloads = folder / "downloads"
@@ -590,11 +610,18 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
                 for path, framed in (("to-browser", to_browser), ("from-browser", from_browser)):
                     if only is not None and path != only:
                         continue
-                    reference = BrowserReference(net, browser, path, size, folder)
-                    try:
-                        measure(path, {"plain": reference.round_number, "pairview": framed})
-                    finally:
-                        reference.close()
+                    with contextlib.ExitStack() as references:
+                        # Only a receiving host acknowledges SCTP packets, so
+                        # aiortc's own acknowledgements matter from the browser.
+                        framings = ["plain", "aiortc"] if path == "from-browser" else ["plain"]
+                        plain: dict[str, Callable[[int], float]] = {}
+                        for framing in framings:
+                            reference = BrowserReference(net, browser, path, size, folder, framing)
+                            references.callback(reference.close)
+                            plain[framing] = reference.round_number
+                        # Pairview runs right after the plain channel it is compared with.
+                        variants = {"plain": plain.pop("plain"), "pairview": framed, **plain}
+                        measure(path, variants)
                 if LAST_BYTE_SECONDS:
                     key = "to-browser pairview, to the last byte"
                     results[key] = [size / seconds / MB for seconds in LAST_BYTE_SECONDS]
@@ -605,13 +632,15 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
     return results
 
 
-def paired_ratios(results: dict[str, list[float]], path: str) -> list[float]:
-    """Divide each Pairview transfer's rate by that of the plain one just before it.
+def paired_ratios(
+    results: dict[str, list[float]], path: str, reference: str = "plain"
+) -> list[float]:
+    """Divide each Pairview transfer's rate by that of the `reference` variant's in its round.
 
     Neighbours share the machine's load, so their ratio varies less than the
     ratio of two medians taken over a run whose load drifts.
     """
-    plain = results[f"{path} plain"]
+    plain = results[f"{path} {reference}"]
     framed = results[f"{path} pairview"]
     return [f / p for p, f in zip(plain, framed, strict=True)]
 
@@ -649,7 +678,10 @@ def report(
         "aiortc data channel in the same run: 64 KiB messages with the same "
         "bufferedAmount backpressure, counted and discarded, and over one connection for "
         "all its transfers, as Pairview's transfers share the guest's connection. As "
-        "between `pairview share` and a guest, aiortc makes the offer and the page answers.",
+        "between `pairview share` and a guest, aiortc makes the offer and the page answers. "
+        "Its aiortc peers acknowledge SCTP packets as the host does, one SACK for every "
+        "second packet (`pairview/host/sctp.py`), so that the ratio is the cost of "
+        "Pairview's framing alone.",
         "",
         f"The load average was {load[0]:.1f} when the run began and {load[1]:.1f} when "
         "it ended. Single transfers vary widely on a shared machine, so the variants "
@@ -678,6 +710,24 @@ def report(
         f"{acked:.1f} MB/s ({acked / plain:.2f} of the plain channel). It separates "
         "the cost of the framing from the effect of the receiver's traffic back.",
     ]
+    own = [
+        (label, key)
+        for label, key in (("host to host", "host-host"), ("browser to host", "from-browser"))
+        if f"{key} aiortc" in results
+    ]
+    if own:
+        lines += [
+            "",
+            "With aiortc's own acknowledgements, one SACK for every packet, a plain channel moved:",
+            "",
+            "| path | plain channel, aiortc's SACKs (MB/s) | Pairview / that | round by round |",
+            "|---|---|---|---|",
+        ]
+        for label, key in own:
+            unpaired = statistics.median(results[f"{key} aiortc"])
+            framed = statistics.median(results[f"{key} pairview"])
+            paired = statistics.median(paired_ratios(results, key, "aiortc"))
+            lines.append(f"| {label} | {unpaired:.1f} | {framed / unpaired:.2f} | {paired:.2f} |")
     last_byte = results.get("to-browser pairview, to the last byte")
     if last_byte:
         to_browser = statistics.median(results["to-browser plain"])
