@@ -78,6 +78,7 @@ if (globalThis.crypto.subtle) {
 // What the reader worker posts: each message's type, and how many bytes had
 // been sent when it arrived.
 const posted = [];
+let terminated = 0;
 const NativeWorker = globalThis.Worker;
 globalThis.Worker = class extends NativeWorker {
   constructor(...args) {
@@ -85,6 +86,10 @@ globalThis.Worker = class extends NativeWorker {
     this.addEventListener("message", (event) => {
       posted.push({ type: event.data.type, sentBefore: channels.at(-1).bytes });
     });
+  }
+  terminate() {
+    terminated += 1;
+    super.terminate();
   }
 };
 const element = (id) => document.getElementById(id);
@@ -94,21 +99,30 @@ const transfers = new FileTransfers(
   () => connection,
 );
 
-// Offers `size` bytes of the pattern (i * 7 + 3) mod 256 to the host, and accepts them as the host.
-window.sendAccepted = (size) => {
+// Offers `size` bytes of the pattern (i * 7 + 3) mod 256 to the host.
+window.offer = (size) => {
   const bytes = new Uint8Array(size);
   for (let i = 0; i < size; i++) bytes[i] = (i * 7 + 3) & 255;
   transfers.sendFile(new File([bytes], "pattern.bin"), { id: "h", role: "host", name: "Host" });
-  const channel = channels.at(-1);
-  channel.dispatchEvent(new Event("open"));
-  channel.deliver(protocol.fileAccept());
+  channels.at(-1).dispatchEvent(new Event("open"));
 };
-// Offers the file picked in #picker, not the page's own input, and accepts it as the host.
-window.sendPicked = () => {
+// Answers the last offer as the host: protocol.fileAccept() or protocol.fileDecline(reason).
+window.answer = (accept) => {
+  const reply = accept ? protocol.fileAccept() : protocol.fileDecline("The host declined the file.");
+  channels.at(-1).deliver(reply);
+};
+// Offers the pattern and accepts it as the host.
+window.sendAccepted = (size) => {
+  window.offer(size);
+  window.answer(true);
+};
+// Offers the file picked in #picker, not the page's own input, and accepts it as the host
+// unless `accept` is false.
+window.sendPicked = (accept = true) => {
   transfers.sendFile(element("picker").files[0], { id: "h", role: "host", name: "Host" });
   const channel = channels.at(-1);
   channel.dispatchEvent(new Event("open"));
-  channel.deliver(protocol.fileAccept());
+  if (accept) channel.deliver(protocol.fileAccept());
 };
 window.acknowledgeAll = () => {
   const channel = channels.at(-1);
@@ -116,7 +130,7 @@ window.acknowledgeAll = () => {
 };
 window.sender = () => {
   const channel = channels.at(-1);
-  return { bytes: channel.bytes, messages: channel.messages, hashes, posted };
+  return { bytes: channel.bytes, messages: channel.messages, hashes, posted, terminated };
 };
 window.ready = true;
 </script>
@@ -218,8 +232,49 @@ def test_insecure_page_hashes_in_worker() -> None:
     }
 
 
-def test_file_gone_after_picking_cancels(tmp_path: Path) -> None:
-    """A file removed between picking and sending cannot be read, and the page cancels."""
+def test_offer_reads_before_acceptance() -> None:
+    """The worker reads the first blocks and hashes the file while the offer waits."""
+    data = pattern(6 * MIB)
+    with sender_page(SECURE) as page:
+        page.evaluate("(size) => window.offer(size)", len(data))
+        wait_for(
+            lambda: hash_posts(page.evaluate("() => window.sender()")) or None,
+            timeout=30,
+            what="the worker to hash the offered file",
+        )
+        waiting = page.evaluate("() => window.sender()")
+        page.evaluate("() => window.answer(true)")
+        sender = acknowledge_until_end(page)
+    blocks = [post for post in waiting["posted"] if post["type"] == "block"]
+    assert len(blocks) == 4
+    assert waiting["bytes"] == 0
+    assert [m["type"] for m in waiting["messages"]] == ["file-offer"]
+    assert sender["bytes"] == len(data)
+    assert sender["messages"][-1] == {"type": "file-end", "sha256": sha256(data)}
+
+
+def test_declined_offer_stops_reader() -> None:
+    """Declining ends the worker that read ahead, and the page sends no data."""
+    with sender_page(SECURE) as page:
+        page.evaluate("(size) => window.offer(size)", 2 * MIB)
+        page.evaluate("() => window.answer(false)")
+        wait_for(
+            lambda: page.evaluate("() => window.sender().terminated") or None,
+            timeout=30,
+            what="the page to end the reader",
+        )
+        sender = page.evaluate("() => window.sender()")
+    assert sender["terminated"] == 1
+    assert sender["bytes"] == 0
+    assert [m["type"] for m in sender["messages"]] == ["file-offer"]
+
+
+@pytest.mark.parametrize("accept", [True, False], ids=["accepted", "waiting"])
+def test_file_gone_after_picking_cancels(tmp_path: Path, accept: bool) -> None:
+    """A file removed between picking and sending cannot be read, and the page cancels.
+
+    The read starts with the offer, so the page cancels even while the offer waits.
+    """
     picked = tmp_path / "removed.bin"
     picked.write_bytes(pattern(3 * MIB))
     with sender_page(SECURE) as page:
@@ -227,7 +282,7 @@ def test_file_gone_after_picking_cancels(tmp_path: Path) -> None:
         # Reading the size makes the browser record the file's size and modification time now.
         size = page.evaluate("() => document.getElementById('picker').files[0].size")
         picked.unlink()
-        page.evaluate("() => window.sendPicked()")
+        page.evaluate("(accept) => window.sendPicked(accept)", accept)
         wait_for(
             lambda: page.evaluate("() => window.sender().messages").pop()["type"] == "file-cancel",
             timeout=30,

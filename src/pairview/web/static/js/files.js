@@ -179,6 +179,14 @@ class OutgoingTransfer extends Transfer {
     this.sent = 0;
     this.acknowledged = 0;
     this.wakeUp = null;
+    // Reading starts with the offer: while the receiver decides, the worker
+    // reads the first blocks and, for a file hashed natively, all of it.
+    // NOTE: every receiver has its own reader, so a file offered to everyone
+    // is read, and held whole in memory when hashed natively, once per receiver.
+    this.source = new FileSource(file);
+    this.source.hash.catch((error) => {
+      if (this.state === "offered") this.cancel(`The file could not be read: ${error.message}`);
+    });
     channel.bufferedAmountLowThreshold = LOW_WATER;
     channel.addEventListener("open", () => {
       this.sendMessage(offer);
@@ -201,6 +209,11 @@ class OutgoingTransfer extends Transfer {
 
   sleep() {
     return new Promise((resolve) => { this.wakeUp = resolve; });
+  }
+
+  finish(state, text) {
+    super.finish(state, text);
+    this.source.close();
   }
 
   receive(data) {
@@ -242,7 +255,7 @@ class OutgoingTransfer extends Transfer {
   }
 
   async pump() {
-    const source = new FileSource(this.file);
+    const source = this.source;
     try {
       for (let read = 0; read < this.file.size && !this.finished;) {
         const block = await source.next();
