@@ -19,9 +19,12 @@ same run:
   first round.
 
 The reference's aiortc peers acknowledge SCTP packets as the host does
-(`pairview.host.sctp`), so that the ratio measures the framing alone. One
+(`pairview.host.sctp`), so that the ratio leaves out what that gains. One
 more variant on the paths where aiortc receives, host to host and browser to
-host, is the plain channel with aiortc's own acknowledgement of every packet.
+host, is the plain channel with aiortc's own acknowledgement of every packet. On
+the browser paths, a "files" variant of the plain channel also reads the file
+from disk on the sending side and keeps or writes it on the receiving side,
+as any file transfer must, which leaves Pairview's protocol as the difference.
 
 Each variant makes one transfer first that is not counted, so that every
 counted one starts on a warm process and page. Every aiortc peer, Pairview's
@@ -77,7 +80,11 @@ async def _read_line() -> dict[str, Any]:
     return result
 
 
-PLAIN = ("plain", "acked", "aiortc")
+PLAIN = ("plain", "acked", "aiortc", "files")
+# The file that a "files" sender reads, and that a "files" receiver writes, in its folder.
+PLAIN_SOURCE = "random.bin"
+PLAIN_TARGET = "plain-received.bin"
+BLOCK = 1024 * 1024
 
 
 async def run_peer(role: str, framing: str, size: int, folder: Path) -> None:
@@ -101,7 +108,8 @@ async def run_peer(role: str, framing: str, size: int, folder: Path) -> None:
         channel.on("open", opened.set)
     elif framing in PLAIN:
         ack_every = PROGRESS_INTERVAL if framing == "acked" else 0
-        pc.on("datachannel", lambda channel: _count(channel, size, ack_every))
+        target = folder / PLAIN_TARGET if framing == "files" else None
+        pc.on("datachannel", lambda channel: _count(channel, size, ack_every, target))
     else:
         pc.on("datachannel", lambda channel: _receive(channel, size, folder, finished))
 
@@ -109,7 +117,7 @@ async def run_peer(role: str, framing: str, size: int, folder: Path) -> None:
     if command.get("offer"):
         if role == "receiver" and framing in PLAIN:
             # The offer needs a channel, so this end opens it and counts on it.
-            _count(pc.createDataChannel("file"), size, ack_every)
+            _count(pc.createDataChannel("file"), size, ack_every, target)
         await pc.setLocalDescription(await pc.createOffer())
         _emit({"sdp": pc.localDescription.sdp, "type": "offer"})
         answer = await _read_line()
@@ -124,8 +132,9 @@ async def run_peer(role: str, framing: str, size: int, folder: Path) -> None:
         await asyncio.wait_for(opened.wait(), PEER_TIMEOUT)
         pipe = ChannelPipe(channel)
         if framing in PLAIN:
+            source = folder / PLAIN_SOURCE if framing == "files" else None
             while (await _read_line()).get("go"):
-                _emit({"seconds": await _send_plain(pipe, size)})
+                _emit({"seconds": await _send_plain(pipe, size, source)})
         else:
             sending = asyncio.ensure_future(_send(pipe, size, folder, finished))
             _emit({"seconds": await asyncio.wait_for(finished, PEER_TIMEOUT)})
@@ -139,8 +148,12 @@ async def run_peer(role: str, framing: str, size: int, folder: Path) -> None:
     await pc.close()
 
 
-async def _send_plain(pipe: Any, size: int) -> float:
-    """Send `size` bytes in 64 KiB messages and wait for the receiver's "done"."""
+async def _send_plain(pipe: Any, size: int, source: Path | None) -> float:
+    """Send `size` bytes in 64 KiB messages and wait for the receiver's "done".
+
+    The bytes are one random chunk over and over, or with `source`, the
+    bytes of that file.
+    """
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def answered(data: str | bytes) -> None:
@@ -148,32 +161,73 @@ async def _send_plain(pipe: Any, size: int) -> float:
             done.set_result(None)
 
     pipe.on_message = answered
-    block = os.urandom(CHUNK)
     started = time.perf_counter()
-    sent = 0
-    while sent < size:
-        length = min(CHUNK, size - sent)
-        pipe.send(block if length == CHUNK else block[:length])
-        sent += length
-        await pipe.drain()
+    if source is None:
+        block = os.urandom(CHUNK)
+        sent = 0
+        while sent < size:
+            length = min(CHUNK, size - sent)
+            pipe.send(block if length == CHUNK else block[:length])
+            sent += length
+            await pipe.drain()
+    else:
+        await _send_file_plain(pipe, size, source)
     await asyncio.wait_for(done, PEER_TIMEOUT)
     return time.perf_counter() - started
 
 
-def _count(channel: Any, size: int, ack_every: int) -> None:
+async def _send_file_plain(pipe: Any, size: int, source: Path) -> None:
+    """Send the first `size` bytes of `source`, read in 1 MiB blocks with one block ahead."""
+    descriptor = os.open(source, os.O_RDONLY)
+
+    def read(offset: int) -> asyncio.Future[bytes]:
+        length = min(BLOCK, size - offset)
+        return asyncio.ensure_future(asyncio.to_thread(os.pread, descriptor, length, offset))
+
+    ahead: asyncio.Future[bytes] | None = read(0)
+    try:
+        sent = 0
+        while ahead is not None:
+            block = await ahead
+            if not block:
+                raise RuntimeError(f"{source} ended after {sent} of {size} bytes")
+            sent += len(block)
+            ahead = read(sent) if sent < size else None
+            for start in range(0, len(block), CHUNK):
+                pipe.send(block[start : start + CHUNK])
+                await pipe.drain()
+    finally:
+        if ahead is not None:
+            await asyncio.gather(ahead, return_exceptions=True)
+        os.close(descriptor)
+
+
+def _count(channel: Any, size: int, ack_every: int, target: Path | None) -> None:
     """Count what arrives and answer "done" after every `size` bytes.
 
     With `ack_every`, also send a short "ack" message after that many bytes,
-    as often as Pairview's receiver acknowledges progress.
+    as often as Pairview's receiver acknowledges progress. With `target`,
+    write each round's bytes into that file and fsync it before "done".
     """
     from pairview.host.channel import ChannelPipe
 
     pipe = ChannelPipe(channel)
     received = 0
     unacknowledged = 0
+    file: Any = None
+    syncs: set[asyncio.Future[None]] = set()
+
+    async def sync_and_answer(done: Any) -> None:
+        await asyncio.to_thread(os.fsync, done.fileno())
+        done.close()
+        pipe.send("done")
 
     def count(data: str | bytes) -> None:
-        nonlocal received, unacknowledged
+        nonlocal received, unacknowledged, file
+        if target is not None:
+            if file is None:
+                file = target.open("wb")
+            file.write(data)
         received += len(data)
         unacknowledged += len(data)
         if ack_every and unacknowledged >= ack_every:
@@ -181,7 +235,13 @@ def _count(channel: Any, size: int, ack_every: int) -> None:
             pipe.send("ack")
         if received >= size:
             received -= size
-            pipe.send("done")
+            if file is None:
+                pipe.send("done")
+                return
+            sync = asyncio.ensure_future(sync_and_answer(file))
+            syncs.add(sync)
+            sync.add_done_callback(syncs.discard)
+            file = None
 
     pipe.on_message = count
 
@@ -367,6 +427,26 @@ PAGE_ANSWER = """async (offer) => {
   }), 'the page to gather its ICE candidates');
   return pc.localDescription.sdp;
 }"""
+# Copies `size` bytes into one buffer, makes a Blob of it, sends "done",
+# and leaves a promise of that in window.benchCounted.
+PAGE_KEEP = """async (size) => {
+  const channel = await window.benchWithin(window.benchChannel, 'the data channel');
+  window.benchCounted = new Promise((resolve) => {
+    const buffer = new Uint8Array(size);
+    let received = 0;
+    const keep = (event) => {
+      buffer.set(new Uint8Array(event.data), received);
+      received += event.data.byteLength;
+      if (received >= size) {
+        channel.removeEventListener('message', keep);
+        URL.revokeObjectURL(URL.createObjectURL(new Blob([buffer])));
+        channel.send('done');
+        resolve(received);
+      }
+    };
+    channel.addEventListener('message', keep);
+  });
+}"""
 # Counts `size` bytes, answers "done", and leaves a promise of that in window.benchCounted.
 PAGE_COUNT = """async (size) => {
   const channel = await window.benchWithin(window.benchChannel, 'the data channel');
@@ -382,6 +462,35 @@ PAGE_COUNT = """async (size) => {
     };
     channel.addEventListener('message', count);
   });
+}"""
+# Sends the picked file in 64 KiB messages, read in 1 MiB slices with one read ahead.
+PAGE_SEND_FILE = """async (size) => {
+  const channel = await window.benchWithin(window.benchChannel, 'the data channel');
+  await window.benchWithin(new Promise((resolve) => channel.readyState === 'open'
+    ? resolve() : channel.addEventListener('open', resolve, {once: true})),
+    'the data channel to open');
+  channel.bufferedAmountLowThreshold = 256 * 1024;
+  const done = new Promise((resolve) => channel.addEventListener('message', resolve, {once: true}));
+  const file = document.getElementById('bench-file').files[0];
+  const read = (offset) => file.slice(offset, Math.min(offset + 1024 * 1024, size)).arrayBuffer();
+  const started = performance.now();
+  let ahead = read(0);
+  for (let offset = 0; offset < size;) {
+    const block = new Uint8Array(await ahead);
+    const next = offset + block.length;
+    if (next < size) ahead = read(next);
+    for (let start = 0; start < block.length; start += 64 * 1024) {
+      channel.send(block.subarray(start, start + 64 * 1024));
+      if (channel.bufferedAmount > 1024 * 1024) {
+        await window.benchWithin(new Promise(
+          (resolve) => channel.addEventListener('bufferedamountlow', resolve, {once: true})),
+          'the data channel to send its buffer');
+      }
+    }
+    offset = next;
+  }
+  await window.benchWithin(done, "the host's confirmation");
+  return performance.now() - started;
 }"""
 PAGE_SEND = """async (size) => {
   const channel = await window.benchWithin(window.benchChannel, 'the data channel');
@@ -421,11 +530,15 @@ class BrowserReference:
     ) -> None:
         self.size = size
         self.direction = direction
+        self.files = framing == "files"
         role = "sender" if direction == "to-browser" else "receiver"
         self.peer = Peer(net.host, role, framing, size, folder)
         self.context = browser.new_context()
         self.context.add_init_script(BOUNDED_WAITS)
         self.page = self.context.new_page()
+        if self.files and direction == "from-browser":
+            self.page.set_content('<input type="file" id="bench-file">')
+            self.page.set_input_files("#bench-file", str(folder / PLAIN_SOURCE))
         # aiortc offers and opens the channel, and the page answers, as
         # between `pairview share` and its guests.
         self.peer.send({"offer": True})
@@ -436,12 +549,13 @@ class BrowserReference:
     def round_number(self, _repeat: int) -> float:
         """Move `size` bytes once; return the seconds it took."""
         if self.direction == "to-browser":
-            self.page.evaluate(PAGE_COUNT, self.size)
+            self.page.evaluate(PAGE_KEEP if self.files else PAGE_COUNT, self.size)
             self.peer.send({"go": True})
             seconds = float(self.peer.receive()["seconds"])
             self.page.evaluate("() => window.benchWithin(window.benchCounted, 'the last byte')")
             return seconds
-        return float(self.page.evaluate(PAGE_SEND, self.size)) / 1000
+        script = PAGE_SEND_FILE if self.files else PAGE_SEND
+        return float(self.page.evaluate(script, self.size)) / 1000
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -551,9 +665,10 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
             print(f"{path} {key}: {', '.join(f'{v:.1f}' for v in values)} MB/s", flush=True)
         ratios = paired_ratios(results, path)
         print(f"{path} pairview / plain, round by round: {_listed(ratios)}", flush=True)
-        if f"{path} aiortc" in results:
-            ratios = paired_ratios(results, path, "aiortc")
-            print(f"{path} pairview / aiortc, round by round: {_listed(ratios)}", flush=True)
+        for other in ("aiortc", "files"):
+            if f"{path} {other}" in results:
+                ratios = paired_ratios(results, path, other)
+                print(f"{path} pairview / {other}, round by round: {_listed(ratios)}", flush=True)
 
     with (
         tempfile.TemporaryDirectory() as directory,
@@ -586,7 +701,7 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
 
                 # One random file, written to disk before any round so that
                 # its writeback does not run during a timed transfer.
-                random_file = folder / "random.bin"
+                random_file = folder / PLAIN_SOURCE
                 random_file.write_bytes(os.urandom(size))
                 os.sync()
 
@@ -612,8 +727,10 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
                         continue
                     with contextlib.ExitStack() as references:
                         # Only a receiving host acknowledges SCTP packets, so
-                        # aiortc's own acknowledgements matter from the browser.
-                        framings = ["plain", "aiortc"] if path == "from-browser" else ["plain"]
+                        # aiortc's own acknowledgements matter from the browser only.
+                        framings = ["plain", "files"]
+                        if path == "from-browser":
+                            framings.append("aiortc")
                         plain: dict[str, Callable[[int], float]] = {}
                         for framing in framings:
                             reference = BrowserReference(net, browser, path, size, folder, framing)
@@ -680,8 +797,8 @@ def report(
         "all its transfers, as Pairview's transfers share the guest's connection. As "
         "between `pairview share` and a guest, aiortc makes the offer and the page answers. "
         "Its aiortc peers acknowledge SCTP packets as the host does, one SACK for every "
-        "second packet (`pairview/host/sctp.py`), so that the ratio is the cost of "
-        "Pairview's framing alone.",
+        "second packet (`pairview/host/sctp.py`), so that the ratio leaves out what "
+        "that change gains.",
         "",
         f"The load average was {load[0]:.1f} when the run began and {load[1]:.1f} when "
         "it ended. Single transfers vary widely on a shared machine, so the variants "
@@ -710,24 +827,23 @@ def report(
         f"{acked:.1f} MB/s ({acked / plain:.2f} of the plain channel). It separates "
         "the cost of the framing from the effect of the receiver's traffic back.",
     ]
-    own = [
-        (label, key)
-        for label, key in (("host to host", "host-host"), ("browser to host", "from-browser"))
-        if f"{key} aiortc" in results
-    ]
-    if own:
-        lines += [
-            "",
-            "With aiortc's own acknowledgements, one SACK for every packet, a plain channel moved:",
-            "",
-            "| path | plain channel, aiortc's SACKs (MB/s) | Pairview / that | round by round |",
-            "|---|---|---|---|",
-        ]
-        for label, key in own:
-            unpaired = statistics.median(results[f"{key} aiortc"])
-            framed = statistics.median(results[f"{key} pairview"])
-            paired = statistics.median(paired_ratios(results, key, "aiortc"))
-            lines.append(f"| {label} | {unpaired:.1f} | {framed / unpaired:.2f} | {paired:.2f} |")
+    lines += _other_references(
+        results,
+        "aiortc",
+        "With aiortc's own acknowledgements, one SACK for every packet, a plain channel moved:",
+        "plain channel, aiortc's SACKs (MB/s)",
+    )
+    lines += _other_references(
+        results,
+        "files",
+        "A plain channel that also does a file's reads and writes moved the figures below. "
+        "Sending, the page reads 1 MiB slices of the picked file and the host reads 1 MiB "
+        "blocks, each one block ahead. Receiving, the page copies every message into one "
+        "buffer and makes a Blob of it, and the host writes every message to a file and "
+        "fsyncs it at the end. It has no hash, no acknowledgements and no progress display, "
+        "so the ratio is the cost of Pairview's protocol over a bare file transfer:",
+        "plain channel with the file (MB/s)",
+    )
     last_byte = results.get("to-browser pairview, to the last byte")
     if last_byte:
         to_browser = statistics.median(results["to-browser plain"])
@@ -743,6 +859,36 @@ def report(
     for key, values in results.items():
         lines.append(f"- {key}: {', '.join(f'{value:.1f}' for value in values)}")
     return "\n".join(lines)
+
+
+def _other_references(
+    results: dict[str, list[float]], reference: str, text: str, column: str
+) -> list[str]:
+    """Return a paragraph and a table of Pairview against another reference, where measured."""
+    paths = [
+        (label, key)
+        for label, key in (
+            ("host to host", "host-host"),
+            ("host to browser", "to-browser"),
+            ("browser to host", "from-browser"),
+        )
+        if f"{key} {reference}" in results
+    ]
+    if not paths:
+        return []
+    lines = [
+        "",
+        text,
+        "",
+        f"| path | {column} | Pairview / that | round by round |",
+        "|---|---|---|---|",
+    ]
+    for label, key in paths:
+        other = statistics.median(results[f"{key} {reference}"])
+        framed = statistics.median(results[f"{key} pairview"])
+        paired = statistics.median(paired_ratios(results, key, reference))
+        lines.append(f"| {label} | {other:.1f} | {framed / other:.2f} | {paired:.2f} |")
+    return lines
 
 
 def write_section(text: str) -> None:
