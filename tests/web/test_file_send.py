@@ -108,8 +108,8 @@ window.offer = (size) => {
 };
 // Answers the last offer as the host: protocol.fileAccept() or protocol.fileDecline(reason).
 window.answer = (accept) => {
-  const reply = accept ? protocol.fileAccept() : protocol.fileDecline("The host declined the file.");
-  channels.at(-1).deliver(reply);
+  const declined = "The host declined the file.";
+  channels.at(-1).deliver(accept ? protocol.fileAccept() : protocol.fileDecline(declined));
 };
 // Offers the pattern and accepts it as the host.
 window.sendAccepted = (size) => {
@@ -124,6 +124,20 @@ window.sendPicked = (accept = true) => {
   channel.dispatchEvent(new Event("open"));
   if (accept) channel.deliver(protocol.fileAccept());
 };
+// Delivers acknowledgements of 1, 2, ... `mebibytes` MiB at once, as a burst from the host.
+window.acknowledgeBurst = (mebibytes) => {
+  for (let i = 1; i <= mebibytes; i++) {
+    channels.at(-1).deliver(protocol.fileProgress(i * 1024 * 1024));
+  }
+};
+// Every progress value the transfer's entry showed, in order.
+const shown = [];
+new MutationObserver((records) => {
+  for (const record of records) shown.push(Number(record.target.dataset.progress));
+}).observe(element("list"), {
+  subtree: true, attributes: true, attributeFilter: ["data-progress"],
+});
+window.shownProgress = () => shown;
 window.acknowledgeAll = () => {
   const channel = channels.at(-1);
   channel.deliver(protocol.fileProgress(channel.bytes));
@@ -213,6 +227,31 @@ def test_native_hash_ready_before_last_chunk() -> None:
         "type": "file-end",
         "sha256": hashlib.sha256(data).hexdigest(),
     }
+
+
+def test_progress_bar_redraws_at_most_every_100_ms() -> None:
+    """A burst of acknowledgements shows the first at once and the last shortly after."""
+    data = pattern(12 * MIB)
+    with sender_page(SECURE) as page:
+        page.evaluate("(size) => window.sendAccepted(size)", len(data))
+        wait_for(
+            lambda: page.evaluate("() => window.sender().bytes") == WINDOW,
+            timeout=30,
+            what="the page to fill the window",
+        )
+        page.evaluate("() => window.acknowledgeBurst(8)")
+        after_burst = page.evaluate("() => window.shownProgress()")
+        wait_for(
+            lambda: len(page.evaluate("() => window.shownProgress()")) == 2 or None,
+            timeout=5,
+            what="the page to show the last acknowledgement",
+        )
+        trailing = page.evaluate("() => window.shownProgress()")
+        acknowledge_until_end(page)
+        final = page.evaluate("() => window.shownProgress()")
+    assert after_burst == [MIB]
+    assert trailing == [MIB, WINDOW]
+    assert final[-1] == len(data)
 
 
 def test_insecure_page_hashes_in_worker() -> None:

@@ -16,6 +16,9 @@ import { hashesNatively, nativeSha256, Sha256 } from "./sha256.js";
 const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
 const CLOSE_DELAY_MS = 1000;
+// A progress bar is redrawn at most this often, although acknowledgements
+// arrive for every 1 MiB, 20 to 30 times a second on a fast link.
+const PROGRESS_REDRAW_MS = 100;
 // Blocks the page requests from the reader before it sends any: 4 MiB.
 const BLOCKS_AHEAD = 4;
 
@@ -110,6 +113,9 @@ class TransferView {
     this.buttons.className = "transfer-buttons";
     this.item.append(this.title, this.bar, this.status, this.buttons);
     list.prepend(this.item);
+    this.progress = null;
+    this.progressShown = -Infinity;
+    this.progressTimer = null;
   }
 
   setState(state, text) {
@@ -117,7 +123,30 @@ class TransferView {
     this.status.textContent = text;
   }
 
+  /** Show `done` of `total` bytes: at once when done, otherwise at most every PROGRESS_REDRAW_MS. */
   setProgress(done, total) {
+    this.progress = [done, total];
+    if (done === total) {
+      clearTimeout(this.progressTimer);
+      this.progressTimer = null;
+      this.showProgress();
+      return;
+    }
+    if (this.progressTimer !== null) return;
+    const wait = this.progressShown + PROGRESS_REDRAW_MS - performance.now();
+    if (wait <= 0) {
+      this.showProgress();
+      return;
+    }
+    this.progressTimer = setTimeout(() => {
+      this.progressTimer = null;
+      this.showProgress();
+    }, wait);
+  }
+
+  showProgress() {
+    const [done, total] = this.progress;
+    this.progressShown = performance.now();
     this.bar.max = Math.max(total, 1);
     this.bar.value = total === 0 ? 1 : done;
     this.item.dataset.progress = String(done);
