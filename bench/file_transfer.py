@@ -610,9 +610,14 @@ def pairview_to_browser(host: Any, guest: Any, source: Path, counted: bool) -> f
     host.type(f"/send {source} {guest.name}")
     selector = f'.transfer[data-direction="in"][data-name="{name}"] button[data-action="accept"]'
     guest.page.wait_for_selector(selector, timeout=60_000)
-    with guest.page.expect_download(timeout=PEER_TIMEOUT * 1000):
+    with guest.page.expect_download(timeout=PEER_TIMEOUT * 1000) as started:
         guest.page.click(selector)
     times = _wait_complete(guest, name)
+    # The browser writes the download to disk after the transfer completes;
+    # wait for that here, so that it does not load the next variant's round.
+    download = started.value
+    download.path()
+    download.delete()
     if counted:
         LAST_BYTE_SECONDS.append((times["lastProgress"] - times["transferring"]) / 1000)
     return (times["complete"] - times["transferring"]) / 1000
