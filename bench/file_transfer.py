@@ -463,14 +463,30 @@ PAGE_COUNT = """async (size) => {
     channel.addEventListener('message', count);
   });
 }"""
-# Sends the picked file in 64 KiB messages, read in 1 MiB slices with one read ahead.
-PAGE_SEND_FILE = """async (size) => {
+# Helpers of the page scripts that send. benchSender() waits for the channel
+# to open and returns it with a promise of the host's confirmation, and
+# benchRoom(channel) waits while more than 1 MiB is buffered.
+SENDER_HELPERS = """
+window.benchSender = async () => {
   const channel = await window.benchWithin(window.benchChannel, 'the data channel');
   await window.benchWithin(new Promise((resolve) => channel.readyState === 'open'
     ? resolve() : channel.addEventListener('open', resolve, {once: true})),
     'the data channel to open');
   channel.bufferedAmountLowThreshold = 256 * 1024;
   const done = new Promise((resolve) => channel.addEventListener('message', resolve, {once: true}));
+  return {channel, done};
+};
+window.benchRoom = async (channel) => {
+  if (channel.bufferedAmount > 1024 * 1024) {
+    await window.benchWithin(new Promise(
+      (resolve) => channel.addEventListener('bufferedamountlow', resolve, {once: true})),
+      'the data channel to send its buffer');
+  }
+};
+"""
+# Sends the picked file in 64 KiB messages, read in 1 MiB slices with one read ahead.
+PAGE_SEND_FILE = """async (size) => {
+  const {channel, done} = await window.benchSender();
   const file = document.getElementById('bench-file').files[0];
   const read = (offset) => file.slice(offset, Math.min(offset + 1024 * 1024, size)).arrayBuffer();
   const started = performance.now();
@@ -481,11 +497,7 @@ PAGE_SEND_FILE = """async (size) => {
     if (next < size) ahead = read(next);
     for (let start = 0; start < block.length; start += 64 * 1024) {
       channel.send(block.subarray(start, start + 64 * 1024));
-      if (channel.bufferedAmount > 1024 * 1024) {
-        await window.benchWithin(new Promise(
-          (resolve) => channel.addEventListener('bufferedamountlow', resolve, {once: true})),
-          'the data channel to send its buffer');
-      }
+      await window.benchRoom(channel);
     }
     offset = next;
   }
@@ -493,12 +505,7 @@ PAGE_SEND_FILE = """async (size) => {
   return performance.now() - started;
 }"""
 PAGE_SEND = """async (size) => {
-  const channel = await window.benchWithin(window.benchChannel, 'the data channel');
-  await window.benchWithin(new Promise((resolve) => channel.readyState === 'open'
-    ? resolve() : channel.addEventListener('open', resolve, {once: true})),
-    'the data channel to open');
-  channel.bufferedAmountLowThreshold = 256 * 1024;
-  const done = new Promise((resolve) => channel.addEventListener('message', resolve, {once: true}));
+  const {channel, done} = await window.benchSender();
   const block = new Uint8Array(64 * 1024);
   crypto.getRandomValues(block.subarray(0, 65536));
   const started = performance.now();
@@ -507,11 +514,7 @@ PAGE_SEND = """async (size) => {
     const length = Math.min(block.length, size - sent);
     channel.send(length === block.length ? block : block.subarray(0, length));
     sent += length;
-    if (channel.bufferedAmount > 1024 * 1024) {
-      await window.benchWithin(new Promise(
-        (resolve) => channel.addEventListener('bufferedamountlow', resolve, {once: true})),
-        'the data channel to send its buffer');
-    }
+    await window.benchRoom(channel);
   }
   await window.benchWithin(done, "the host's confirmation");
   return performance.now() - started;
@@ -534,7 +537,7 @@ class BrowserReference:
         role = "sender" if direction == "to-browser" else "receiver"
         self.peer = Peer(net.host, role, framing, size, folder)
         self.context = browser.new_context()
-        self.context.add_init_script(BOUNDED_WAITS)
+        self.context.add_init_script(BOUNDED_WAITS + SENDER_HELPERS)
         self.page = self.context.new_page()
         if self.files and direction == "from-browser":
             self.page.set_content('<input type="file" id="bench-file">')
