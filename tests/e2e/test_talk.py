@@ -305,6 +305,64 @@ def test_file_browser_to_host_20mb(
     assert not [name for name in files_in(downloads) if name.endswith(".part")]
 
 
+def dropped_packets(namespace: Any) -> int:
+    """Return how many packets the DROP rules of the namespace's OUTPUT chain matched."""
+    listing = subprocess.run(
+        namespace.command(["iptables", "-L", "OUTPUT", "-v", "-n", "-x"]),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return sum(int(line.split()[0]) for line in listing.splitlines() if " DROP " in line)
+
+
+def test_file_to_host_through_lost_packets(
+    net: Lan, host: ShareProcess, browser: Any, guests: list[Guest], tmp_path: Path
+) -> None:
+    """The host's SACKs recover lost data: every 25th UDP packet each way is dropped."""
+    hana = enter(browser, host, "Hana", guests)
+    source = tmp_path / "lossy-8MB.bin"
+    expected = random_file(source, 8 * MB)
+    mark = host.mark()
+    rule = [
+        "OUTPUT",
+        "-p",
+        "udp",
+        "-m",
+        "statistic",
+        "--mode",
+        "nth",
+        "--every",
+        "25",
+        "--packet",
+        "0",
+    ]
+    for namespace in (net.guest, net.host):
+        subprocess.run(namespace.command(["iptables", "-A", *rule, "-j", "DROP"]), check=True)
+    try:
+        target(hana, "host")
+        hana.page.set_input_files("#file-input", str(source))
+        host.wait_for_line(r"Hana \(peer \S+\) sends you 'lossy-8MB.bin'", after=mark)
+        host.type("y")
+        line = host.wait_for_line(
+            r"Saved 'lossy-8MB.bin' from Hana .* as (.+): 8.0 MB", after=mark, timeout=120
+        )
+        dropped = {
+            name: dropped_packets(ns) for name, ns in (("guest", net.guest), ("host", net.host))
+        }
+    finally:
+        for namespace in (net.guest, net.host):
+            subprocess.run(namespace.command(["iptables", "-D", *rule, "-j", "DROP"]), check=True)
+
+    saved = Path(re.search(r" as (.+): 8.0 MB", line).group(1))  # type: ignore[union-attr]
+    assert sha256(saved) == expected
+    # 8 MB takes about 7,000 packets from the page, and the host sends a SACK for every second one.
+    assert dropped["guest"] > 100
+    assert dropped["host"] > 20
+    state = wait_for_transfer(hana, "lossy-8MB.bin", "out", "complete")
+    assert "checked its SHA-256" in state["status"]
+
+
 # A page outside a secure context has no crypto.subtle, and hashes in JavaScript.
 WITHOUT_NATIVE_HASH = "Object.defineProperty(globalThis.crypto, 'subtle', {value: undefined});"
 
