@@ -42,7 +42,9 @@ import * as protocol from "/static/js/protocol.js";
 class RecordingChannel extends EventTarget {
   constructor() {
     super();
-    this.readyState = "open";
+    // Connecting until the test dispatches "open", as a new channel is.
+    this.readyState = "connecting";
+    this.addEventListener("open", () => { this.readyState = "open"; });
     this.bufferedAmount = 0;
     this.bufferedAmountLowThreshold = 0;
     this.binaryType = "blob";
@@ -117,13 +119,15 @@ window.sendAccepted = (size) => {
   window.answer(true);
 };
 // Offers the file picked in #picker, not the page's own input, and accepts it as the host
-// unless `accept` is false.
-window.sendPicked = (accept = true) => {
+// unless `accept` is false. With `open` false, the channel stays unopened until openLast().
+window.sendPicked = (accept = true, open = true) => {
   transfers.sendFile(element("picker").files[0], { id: "h", role: "host", name: "Host" });
   const channel = channels.at(-1);
-  channel.dispatchEvent(new Event("open"));
+  if (open) channel.dispatchEvent(new Event("open"));
   if (accept) channel.deliver(protocol.fileAccept());
 };
+window.openLast = () => channels.at(-1).dispatchEvent(new Event("open"));
+window.transferState = () => element("list").querySelector(".transfer").dataset.state;
 // Delivers acknowledgements of 1, 2, ... `mebibytes` MiB at once, as a burst from the host.
 window.acknowledgeBurst = (mebibytes) => {
   for (let i = 1; i <= mebibytes; i++) {
@@ -131,13 +135,13 @@ window.acknowledgeBurst = (mebibytes) => {
   }
 };
 // Every progress value the transfer's entry showed, in order.
-const shown = [];
+const progressValues = [];
 new MutationObserver((records) => {
-  for (const record of records) shown.push(Number(record.target.dataset.progress));
+  for (const record of records) progressValues.push(Number(record.target.dataset.progress));
 }).observe(element("list"), {
   subtree: true, attributes: true, attributeFilter: ["data-progress"],
 });
-window.shownProgress = () => shown;
+window.shownProgress = () => progressValues;
 window.acknowledgeAll = () => {
   const channel = channels.at(-1);
   channel.deliver(protocol.fileProgress(channel.bytes));
@@ -306,6 +310,27 @@ def test_declined_offer_stops_reader() -> None:
     assert sender["terminated"] == 1
     assert sender["bytes"] == 0
     assert [m["type"] for m in sender["messages"]] == ["file-offer"]
+
+
+def test_unreadable_file_is_not_offered_late(tmp_path: Path) -> None:
+    """A file that fails to read before its channel opens is never offered."""
+    picked = tmp_path / "removed.bin"
+    picked.write_bytes(pattern(MIB))
+    with sender_page(SECURE) as page:
+        page.set_input_files("#picker", str(picked))
+        page.evaluate("() => document.getElementById('picker').files[0].size")
+        picked.unlink()
+        page.evaluate("() => window.sendPicked(false, false)")
+        wait_for(
+            lambda: page.evaluate("() => window.transferState()") == "cancelled" or None,
+            timeout=30,
+            what="the page to cancel the unreadable file",
+        )
+        page.evaluate("() => window.openLast()")
+        state = page.evaluate("() => window.transferState()")
+        sender = page.evaluate("() => window.sender()")
+    assert state == "cancelled"
+    assert [m["type"] for m in sender["messages"]] == []
 
 
 @pytest.mark.parametrize("accept", [True, False], ids=["accepted", "waiting"])

@@ -218,6 +218,8 @@ class OutgoingTransfer extends Transfer {
     });
     channel.bufferedAmountLowThreshold = LOW_WATER;
     channel.addEventListener("open", () => {
+      // The reader may have failed, and cancelled the transfer, before the channel opened.
+      if (this.finished) return;
       this.sendMessage(offer);
       view.setState("offered", `Waiting for ${this.receiverName} to accept…`);
     });
