@@ -251,3 +251,35 @@ async def test_host_cancels_halfway(room: Room, tmp_path: Path) -> None:
     assert "Cancelled 'cancelled.bin' to Guest (peer g1): the host cancelled it." in (
         room.terminal.getvalue()
     )
+
+
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        ("The receiver cancelled.", "The receiver cancelled."),
+        ("no room left", "no room left."),
+        ("Stop!", "Stop!"),
+    ],
+)
+async def test_guest_cancel_reason_ends_in_one_stop(
+    room: Room, tmp_path: Path, reason: str, shown: str
+) -> None:
+    """The terminal shows the guest's reason as one sentence, whatever punctuation it has."""
+    source = tmp_path / "stopped.bin"
+    random_file(source, 4 * MIB)
+
+    def cancel_after_one_mib(receiver: Receiver) -> None:
+        if len(receiver.data) >= MIB and not receiver.done.done():
+            assert receiver.incoming is not None
+            message = receiver.incoming.cancel(reason)
+            assert message is not None
+            receiver.channel.send(message.model_dump_json())
+            receiver.settle("cancelled by the guest")
+
+    outcome, _ = await send(room, source, cancel_after_one_mib)
+
+    assert outcome == "cancelled by the guest"
+    await wait_until_idle(room)
+    lines = room.terminal.getvalue().splitlines()
+    [line] = [line for line in lines if "cancelled 'stopped.bin'" in line]
+    assert line.endswith(f"cancelled 'stopped.bin': {shown}")

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from pairview.host.channel import ChannelPipe
 from pairview.host.console import Command, Console, Question
 from pairview.host.downloads import PendingFile, SaveError
-from pairview.host.output import ShareOutput, printable, size_text
+from pairview.host.output import ShareOutput, printable, sentence, size_text
 from pairview.protocol.transfer import (
     CHANNEL_LABEL,
     MAX_CHUNK,
@@ -479,7 +479,7 @@ class _Receive(_Endpoint):
                 self._files.keep(task)
             case Cancelled(reason):
                 self.output.warning(
-                    f"{self._guest.label} cancelled {printable(self.name)!r}: {printable(reason)}."
+                    f"{self._guest.label} cancelled {printable(self.name)!r}: {sentence(reason)}"
                 )
                 self._finish()
             case Failed(reason):
@@ -664,7 +664,7 @@ class _Send(_Endpoint):
                 )
             case Cancelled(reason):
                 self.output.warning(
-                    f"{self._guest.label} cancelled {printable(self.name)!r}: {printable(reason)}."
+                    f"{self._guest.label} cancelled {printable(self.name)!r}: {sentence(reason)}"
                 )
             case Failed(reason):
                 self._send_cancel(reason)
@@ -854,7 +854,7 @@ class _Relay(_Endpoint):
             self._send(self._out, to_target)
         self.output.warning(
             f"Stopped passing {printable(self.name)!r} from {self._source.label} to "
-            f"{self._target.label}: {printable(reason)}."
+            f"{self._target.label}: {sentence(reason)}"
         )
         self._close_later()
 

@@ -34,6 +34,12 @@ def printable(text: str) -> str:
     return _CONTROL.sub("\ufffd", text)
 
 
+def sentence(text: str) -> str:
+    """Return `text` made printable, ending in one full stop unless it ends in . ! or ?."""
+    text = printable(text).rstrip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
 def size_text(size: float) -> str:
     """Format a byte count as "20.0 MB" (decimal units, as file managers show)."""
     for unit in ("bytes", "kB", "MB", "GB", "TB"):
