@@ -128,6 +128,7 @@ window.sendPicked = (accept = true, open = true) => {
 };
 window.openLast = () => channels.at(-1).dispatchEvent(new Event("open"));
 window.transferState = () => element("list").querySelector(".transfer").dataset.state;
+window.transferStatus = () => element("list").querySelector(".transfer-status").textContent;
 // Delivers acknowledgements of 1, 2, ... `mebibytes` MiB at once, as a burst from the host.
 window.acknowledgeBurst = (mebibytes) => {
   for (let i = 1; i <= mebibytes; i++) {
@@ -353,9 +354,12 @@ def test_file_gone_after_picking_cancels(tmp_path: Path, accept: bool) -> None:
             what="the page to cancel the transfer",
         )
         sender = page.evaluate("() => window.sender()")
+        status = page.evaluate("() => window.transferStatus()")
     assert size == 3 * MIB
     assert sender["messages"][0]["size"] == 3 * MIB
     cancel = sender["messages"][-1]
     assert cancel["reason"].startswith("The file could not be read: ")
+    # The page shows the reason as well as sending it.
+    assert status == f"Cancelled. {cancel['reason']}"
     assert [post["type"] for post in sender["posted"]] == ["error"]
     assert sender["bytes"] == 0

@@ -189,10 +189,11 @@ class Transfer {
     setTimeout(() => this.channel.close(), CLOSE_DELAY_MS);
   }
 
-  cancel(reason) {
+  /** Cancel with `reason` for the other side; `text` is what this page shows. */
+  cancel(reason, text = "Cancelled.") {
     if (this.finished) return;
     this.sendMessage(protocol.fileCancel(reason));
-    this.finish("cancelled", "Cancelled.");
+    this.finish("cancelled", text);
     this.onCancelled();
   }
 
@@ -214,7 +215,7 @@ class OutgoingTransfer extends Transfer {
     // is read, and held whole in memory when hashed natively, once per receiver.
     this.source = new FileSource(file);
     this.source.hash.catch((error) => {
-      if (this.state === "offered") this.cancel(`The file could not be read: ${error.message}`);
+      if (this.state === "offered") this.failRead(error);
     });
     channel.bufferedAmountLowThreshold = LOW_WATER;
     channel.addEventListener("open", () => {
@@ -247,6 +248,12 @@ class OutgoingTransfer extends Transfer {
     this.source.close();
   }
 
+  /** Cancel because the file could not be read, and show why here too. */
+  failRead(error) {
+    const reason = `The file could not be read: ${error.message}`;
+    this.cancel(reason, `Cancelled. ${reason}`);
+  }
+
   receive(data) {
     const message = protocol.parseTransferMessage(data);
     if (message === null || this.finished) return;
@@ -255,7 +262,7 @@ class OutgoingTransfer extends Transfer {
         if (this.state !== "offered") return;
         this.state = "transferring";
         this.view.setState("transferring", "Sending…");
-        this.pump().catch((error) => this.cancel(`The file could not be read: ${error.message}`));
+        this.pump().catch((error) => this.failRead(error));
         break;
       case "file-decline":
         this.finish("declined", `Declined: ${message.reason || "no reason given"}`);
