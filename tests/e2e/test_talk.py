@@ -281,23 +281,34 @@ def test_file_host_to_browser_20mb(
     assert "SHA-256 verified" in state["status"]
 
 
+def upload_to_host(
+    host: ShareProcess, guest: Guest, source: Path, size: str, timeout: float
+) -> Path:
+    """Send `source` from the guest's page to the host, accept it, and return the saved path.
+
+    `size` is the file's size as the terminal writes it, such as "20.0 MB".
+    """
+    mark = host.mark()
+    target(guest, "host")
+    guest.page.set_input_files("#file-input", str(source))
+    name, sender, shown = re.escape(source.name), re.escape(guest.name), re.escape(size)
+    host.wait_for_line(rf"{sender} \(peer \S+\) sends you '{name}' \({shown}\)", after=mark)
+    host.type("y")
+    line = host.wait_for_line(
+        rf"Saved '{name}' from {sender} .* as (.+): {shown}", after=mark, timeout=timeout
+    )
+    return Path(re.search(rf" as (.+): {shown}", line).group(1))  # type: ignore[union-attr]
+
+
 def test_file_browser_to_host_20mb(
     host: ShareProcess, browser: Any, guests: list[Guest], tmp_path: Path, downloads: Path
 ) -> None:
     dana = enter(browser, host, "Dana", guests)
     source = tmp_path / "upload-20MB.bin"
     expected = random_file(source, 20 * MB)
-    mark = host.mark()
 
-    target(dana, "host")
-    dana.page.set_input_files("#file-input", str(source))
-    host.wait_for_line(r"Dana \(peer \S+\) sends you 'upload-20MB.bin' \(20.0 MB\)", after=mark)
-    host.type("y")
-    line = host.wait_for_line(
-        r"Saved 'upload-20MB.bin' from Dana .* as (.+): 20.0 MB", after=mark, timeout=60
-    )
+    saved = upload_to_host(host, dana, source, "20.0 MB", timeout=60)
 
-    saved = Path(re.search(r" as (.+): 20.0 MB", line).group(1))  # type: ignore[union-attr]
     assert saved.parent == downloads
     assert sha256(saved) == expected
     state = wait_for_transfer(dana, "upload-20MB.bin", "out", "complete")
@@ -323,30 +334,12 @@ def test_file_to_host_through_lost_packets(
     hana = enter(browser, host, "Hana", guests)
     source = tmp_path / "lossy-8MB.bin"
     expected = random_file(source, 8 * MB)
-    mark = host.mark()
-    rule = [
-        "OUTPUT",
-        "-p",
-        "udp",
-        "-m",
-        "statistic",
-        "--mode",
-        "nth",
-        "--every",
-        "25",
-        "--packet",
-        "0",
-    ]
+    every_25th = ["-m", "statistic", "--mode", "nth", "--every", "25", "--packet", "0"]
+    rule = ["OUTPUT", "-p", "udp", *every_25th]
     for namespace in (net.guest, net.host):
         subprocess.run(namespace.command(["iptables", "-A", *rule, "-j", "DROP"]), check=True)
     try:
-        target(hana, "host")
-        hana.page.set_input_files("#file-input", str(source))
-        host.wait_for_line(r"Hana \(peer \S+\) sends you 'lossy-8MB.bin'", after=mark)
-        host.type("y")
-        line = host.wait_for_line(
-            r"Saved 'lossy-8MB.bin' from Hana .* as (.+): 8.0 MB", after=mark, timeout=120
-        )
+        saved = upload_to_host(host, hana, source, "8.0 MB", timeout=120)
         dropped = {
             name: dropped_packets(ns) for name, ns in (("guest", net.guest), ("host", net.host))
         }
@@ -354,7 +347,6 @@ def test_file_to_host_through_lost_packets(
         for namespace in (net.guest, net.host):
             subprocess.run(namespace.command(["iptables", "-D", *rule, "-j", "DROP"]), check=True)
 
-    saved = Path(re.search(r" as (.+): 8.0 MB", line).group(1))  # type: ignore[union-attr]
     assert sha256(saved) == expected
     # 8 MB takes about 7,000 packets from the page, and the host sends a SACK for every second one.
     assert dropped["guest"] > 100
