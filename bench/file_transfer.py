@@ -190,7 +190,10 @@ async def _send_file_plain(pipe: Any, size: int, source: Path) -> None:
         while ahead is not None:
             block = await ahead
             if not block:
-                raise RuntimeError(f"{source} ended after {sent} of {size} bytes")
+                raise RuntimeError(
+                    f"{source} ended after {sent} of {size} bytes: the source file is shorter "
+                    "than the transfer, so run the benchmark again to write it anew"
+                )
             sent += len(block)
             ahead = read(sent) if sent < size else None
             for start in range(0, len(block), CHUNK):
@@ -616,8 +619,8 @@ def pairview_to_browser(host: Any, guest: Any, source: Path, counted: bool) -> f
     with guest.page.expect_download(timeout=PEER_TIMEOUT * 1000) as started:
         guest.page.click(selector)
     times = _wait_complete(guest, name)
-    # The browser writes the download to disk after the transfer completes;
-    # wait for that here, so that it does not load the next variant's round.
+    # The browser writes the download to disk after the transfer completes.
+    # Waiting for it here keeps that write out of the next variant's round.
     download = started.value
     download.path()
     download.delete()

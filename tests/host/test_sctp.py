@@ -192,8 +192,8 @@ async def test_lone_messages_acknowledged_without_timer() -> None:
             channel.send(text)
             async with asyncio.timeout(TIMEOUT):
                 assert await messages.get() == text
-            # aiortc retransmits after at least one second; only a SACK
-            # empties the sender's queue of sent chunks before that.
+            # aiortc retransmits after one second at the earliest, so before
+            # that only a SACK can empty the sender's queue of sent chunks.
             await asyncio.sleep(0.5)
             assert sender.sctp is not None
             assert not sender.sctp._sent_queue

@@ -158,6 +158,8 @@ class GuestPeer:
         self._pipeline = pipeline
         self._send = send
         self._events = events
+        # The connection's SCTP transport sends one SACK for every second packet.
+        sctp.install()
         # NOTE: with aiortc 1.16's default "balanced" bundle policy, a second
         # audio transceiver shares the first one's transport, and the answer's
         # BUNDLE group then moves only the first: the others never start.
@@ -166,7 +168,6 @@ class GuestPeer:
         # which drops packets when a browser sends a file fast. A 4 MiB buffer
         # stopped the drops but halved host-to-browser transfers, because the
         # browser's SACKs then queue behind the busy event loop.
-        sctp.install()
         self._pc = RTCPeerConnection(
             RTCConfiguration(iceServers=self._ice_servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         )

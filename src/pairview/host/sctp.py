@@ -6,8 +6,8 @@ decrypts and handles. When a browser sends a file to the host, both ends of a
 two-core machine are busy with SCTP, so those SACKs slow the transfer down
 (docs/benchmarks.md has the figures).
 
-RFC 4960 (section 6.2) asks a receiver for a SACK for at least every second
-packet with data, and within 200 ms. `PairedSackTransport` sends one after
+RFC 4960 (section 6.2) recommends a SACK for at least every second packet
+with data, sent within 200 ms. `PairedSackTransport` sends one after
 every second such packet, and one at once when a packet arrives out of order,
 fills a gap, arrives twice or requests it with the I bit of RFC 7053, so that
 the sender learns of a loss and of its repair without delay. A lone packet
@@ -44,7 +44,8 @@ class PairedSackTransport(RTCSctpTransport):
         self._flushes: set[asyncio.Task[None]] = set()
 
     async def _handle_data(self, data: bytes) -> None:
-        # aiortc's handler ends with a SACK for every packet; hold it back and decide here.
+        # aiortc's handler ends with a SACK for every packet, so it is held back
+        # here and sent below when one is due.
         had_gaps = bool(self._sack_misordered)
         self._holding = True
         try:
@@ -54,12 +55,12 @@ class PairedSackTransport(RTCSctpTransport):
         if not self._sack_needed:
             return
         self._unacknowledged += 1
-        # Gaps and duplicates now, or a gap this packet filled.
+        # Out of order: a gap or a duplicate now, or a gap that this packet filled.
         out_of_order = had_gaps or bool(self._sack_misordered or self._sack_duplicates)
         if out_of_order or self._immediate or self._unacknowledged >= PACKETS_PER_SACK:
             await self._send_sack()
         elif not self._flush_scheduled:
-            # Runs once the loop has handled the datagrams that are already queued.
+            # The flush runs once the loop has handled the datagrams already queued.
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 

@@ -189,7 +189,7 @@ class Transfer {
     setTimeout(() => this.channel.close(), CLOSE_DELAY_MS);
   }
 
-  /** Cancel with `reason` for the other side; `text` is what this page shows. */
+  /** Cancel, sending `reason` to the other side and showing `text` on this page. */
   cancel(reason, text = "Cancelled.") {
     if (this.finished) return;
     this.sendMessage(protocol.fileCancel(reason));
