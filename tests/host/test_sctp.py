@@ -1,8 +1,8 @@
-"""SCTP acknowledgements on real aiortc connections over loopback.
+"""The host's SCTP transport on real aiortc connections over loopback.
 
-Two aiortc peers connect on 127.0.0.1 with no ICE servers; one sends data
-channel messages and the other acknowledges them with
-`PairedSackTransport`.
+Two aiortc peers connect on 127.0.0.1 with no ICE servers, both with
+`HostSctpTransport`; one sends data channel messages and the other
+acknowledges them.
 """
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 
 import pytest
 from aiortc import RTCDataChannel, RTCPeerConnection
 from aiortc.rtcsctptransport import (
+    USERDATA_MAX_LENGTH,
     DataChunk,
     RTCSctpTransport,
     SackChunk,
@@ -65,8 +67,8 @@ async def channel_pair() -> AsyncIterator[Pair]:
         yield sender, channel, receiver, messages
 
 
-def transport(pc: RTCPeerConnection) -> sctp.PairedSackTransport:
-    assert isinstance(pc.sctp, sctp.PairedSackTransport)
+def transport(pc: RTCPeerConnection) -> sctp.HostSctpTransport:
+    assert isinstance(pc.sctp, sctp.HostSctpTransport)
     return pc.sctp
 
 
@@ -221,7 +223,85 @@ async def test_lost_packets_resent_in_order() -> None:
     assert received == payload
 
 
-async def test_guest_peer_uses_paired_sacks(
+class ScanCountingQueue(deque[DataChunk]):
+    """A sender's queue of chunks in flight that counts how often it is searched."""
+
+    scans = 0
+
+    def __iter__(self) -> Iterator[DataChunk]:
+        self.scans += 1
+        return super().__iter__()
+
+
+def gap_sack(cumulative_tsn: int, gap_end: int) -> SackChunk:
+    """A SACK for everything up to `cumulative_tsn` and the TSNs 2 to `gap_end` after it."""
+    sack = SackChunk()
+    sack.cumulative_tsn = cumulative_tsn
+    sack.advertised_rwnd = 1024 * 1024
+    sack.gaps = [(2, gap_end)]
+    return sack
+
+
+async def test_sent_queue_searched_only_after_loss() -> None:
+    async with channel_pair() as (sender, channel, _receiver, _messages):
+        sending = transport(sender)
+        # Nothing leaves from here on, so no SACK comes back but those made below.
+        sent: list[DataChunk] = []
+
+        async def record(chunk: object) -> None:
+            if isinstance(chunk, DataChunk):
+                sent.append(chunk)
+
+        sending._send_chunk = record  # type: ignore[method-assign]
+        queue = ScanCountingQueue(sending._sent_queue)
+        sending._sent_queue = queue
+        transmits = [0]
+        transmit = sending._transmit
+
+        async def counting() -> None:
+            transmits[0] += 1
+            await transmit()
+
+        sending._transmit = counting  # type: ignore[method-assign]
+        # A congestion window wide enough for every chunk below.
+        sending._cwnd = 64 * USERDATA_MAX_LENGTH
+
+        for _ in range(12):
+            channel.send(b"x" * 1000)
+        await loop_turns(20)
+        assert len(sent) == 12
+        assert transmits[0] >= 12
+        assert queue.scans == 0
+        first = sent[0].tsn
+
+        # Three SACKs report the second chunk missing. The third marks it,
+        # and the chunk is sent again at once.
+        for gap_end in (3, 4, 5):
+            await sending._receive_sack_chunk(gap_sack(first, gap_end))
+        assert queue.scans > 0
+        assert [chunk.tsn for chunk in sent[12:]] == [first + 1]
+
+        # With nothing marked, the search stops again.
+        scans, transmits[0] = queue.scans, 0
+        for _ in range(4):
+            channel.send(b"y" * 1000)
+        await loop_turns(20)
+        assert transmits[0] >= 1
+        assert queue.scans == scans
+
+        # The retransmission timer marks every chunk in flight, and the
+        # earliest ones go again, as far as the reduced window allows.
+        count = len(sent)
+        sending._t3_cancel()
+        sending._t3_expired()
+        await loop_turns(20)
+        assert len(sent) > count
+        assert sent[count].tsn == first + 1
+        assert all(chunk._sent_count > 1 for chunk in sent[count:])
+        assert queue.scans > scans
+
+
+async def test_guest_peer_uses_host_transport(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from aiortc import rtcpeerconnection
@@ -237,6 +317,6 @@ async def test_guest_peer_uses_paired_sacks(
     try:
         peer.pc.createDataChannel("control")
         await peer.pc.setLocalDescription(await peer.pc.createOffer())
-        assert isinstance(peer.pc.sctp, sctp.PairedSackTransport)
+        assert isinstance(peer.pc.sctp, sctp.HostSctpTransport)
     finally:
         await peer.pc.close()
