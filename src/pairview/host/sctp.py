@@ -17,11 +17,11 @@ arrived with it, without a timer.
 When the host sends, aiortc looks through every chunk in flight for one to
 retransmit each time it may send, that is after every SACK. A fast
 connection to a browser that drops nothing lets the window grow to
-megabytes, thousands of chunks, and py-spy put about a fifth of the host's
-samples in that search while it sent a file to Chromium. Chunks are marked for retransmission
-only by a SACK that reports a gap and by the retransmission timer, so
-`HostSctpTransport` searches only after one of those, until a search finds
-no marked chunk.
+megabytes, thousands of chunks: while the host sent a file to Chromium,
+py-spy put about a sixth of its event loop's samples in that search. Chunks
+are marked for retransmission only by a SACK that reports a gap and by the
+retransmission timer, so `HostSctpTransport` searches only after one of
+those, until a search finds no marked chunk.
 
 `install()` makes every peer connection of this process use it.
 """
