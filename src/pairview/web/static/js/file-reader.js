@@ -8,10 +8,14 @@
 // transferred, not copied), one {type: "hash", hex} once the whole file is
 // hashed, and {type: "error", message} if the file cannot be read.
 //
+// The file is read as one stream: on a two-core machine, Chromium took 0.41 s
+// of CPU time to read 50 MB in 1 MiB slices one after the other, and 0.05 s
+// to stream it.
+//
 // A file that crypto.subtle can hash is read into one buffer as fast as the
 // reads go, whatever the page asked for, so that its hash is ready before
-// the page sends the last block. Any other file is hashed block by block in
-// JavaScript, and read at most AHEAD blocks before the page requests them.
+// the page sends the last block. Any other file is hashed in JavaScript as
+// it is read, and read at most AHEAD blocks before the page requests them.
 
 import { hashesNatively, nativeSha256, Sha256 } from "./sha256.js";
 
@@ -47,31 +51,89 @@ function post() {
   if (wake) wake();
 }
 
-async function readBlock(file, offset, length) {
-  const buffer = await file.slice(offset, offset + length).arrayBuffer();
-  if (buffer.byteLength !== length) throw new Error("the file changed while it was sent");
-  return new Uint8Array(buffer);
+const CHANGED = "the file changed while it was sent";
+
+/** Wait until the page has taken a block from the queue. */
+function room() {
+  return new Promise((resolve) => { roomMade = resolve; });
+}
+
+/** Read `file` as a stream, passing each piece to `take` in order, and check its size. */
+async function readPieces(file, take) {
+  const reader = file.stream().getReader();
+  let total = 0;
+  for (;;) {
+    let result;
+    try {
+      result = await reader.read();
+    } catch (error) {
+      throw await readError(file, error);
+    }
+    const { done, value } = result;
+    if (done) break;
+    total += value.length;
+    if (total > file.size) throw new Error(CHANGED);
+    await take(value);
+  }
+  if (total !== file.size) throw new Error(CHANGED);
+}
+
+/** Return the error that names why `file` cannot be read, in place of a stream's `error`. */
+async function readError(file, error) {
+  // Chromium fails a stream with "network error", where reading a slice names the cause.
+  try {
+    await file.slice(0, 1).arrayBuffer();
+  } catch (cause) {
+    return cause;
+  }
+  return error;
+}
+
+/** Read the file into `whole`, queueing each block as soon as it is complete. */
+async function readWhole(file) {
+  const size = file.size;
+  let filled = 0;
+  let queued = 0;
+  await readPieces(file, (piece) => {
+    whole.set(piece, filled);
+    filled += piece.length;
+    while (filled - queued >= READ_BLOCK || (filled === size && queued < size)) {
+      const end = Math.min(queued + READ_BLOCK, size);
+      queue.push(whole.subarray(queued, end));
+      queued = end;
+    }
+    post();
+  });
+  return nativeSha256(whole);
+}
+
+/** Read the file block by block, hashing it in JavaScript and keeping at most AHEAD blocks. */
+async function readHashing(file) {
+  const hash = new Sha256();
+  let left = file.size;
+  let block = new Uint8Array(Math.min(READ_BLOCK, left));
+  let used = 0;
+  await readPieces(file, async (piece) => {
+    hash.update(piece);
+    for (let at = 0; at < piece.length;) {
+      const length = Math.min(block.length - used, piece.length - at);
+      block.set(piece.subarray(at, at + length), used);
+      used += length;
+      at += length;
+      if (used < block.length) continue;
+      queue.push(block);
+      left -= used;
+      post();
+      while (queue.length >= AHEAD) await room();
+      block = new Uint8Array(Math.min(READ_BLOCK, left));
+      used = 0;
+    }
+  });
+  return hash.hex();
 }
 
 async function read(file) {
-  const size = file.size;
-  whole = hashesNatively(size) ? new Uint8Array(size) : null;
-  const hash = whole === null ? new Sha256() : null;
-  for (let offset = 0; offset < size; offset += READ_BLOCK) {
-    while (hash !== null && queue.length >= AHEAD) {
-      await new Promise((resolve) => { roomMade = resolve; });
-    }
-    const length = Math.min(READ_BLOCK, size - offset);
-    const block = await readBlock(file, offset, length);
-    if (whole !== null) {
-      whole.set(block, offset);
-      queue.push(whole.subarray(offset, offset + length));
-    } else {
-      hash.update(block);
-      queue.push(block);
-    }
-    post();
-  }
-  const hex = hash !== null ? hash.hex() : await nativeSha256(whole);
+  whole = hashesNatively(file.size) ? new Uint8Array(file.size) : null;
+  const hex = whole !== null ? await readWhole(file) : await readHashing(file);
   self.postMessage({ type: "hash", hex });
 }
