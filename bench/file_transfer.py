@@ -487,23 +487,24 @@ window.benchRoom = async (channel) => {
   }
 };
 """
-# Sends the picked file in 64 KiB messages, read in 1 MiB slices with one read ahead.
+# Sends the picked file in messages of at most 64 KiB, read as a stream, as
+# Pairview's page reads a file.
 PAGE_SEND_FILE = """async (size) => {
   const {channel, done} = await window.benchSender();
   const file = document.getElementById('bench-file').files[0];
-  const read = (offset) => file.slice(offset, Math.min(offset + 1024 * 1024, size)).arrayBuffer();
+  const reader = file.stream().getReader();
   const started = performance.now();
-  let ahead = read(0);
-  for (let offset = 0; offset < size;) {
-    const block = new Uint8Array(await ahead);
-    const next = offset + block.length;
-    if (next < size) ahead = read(next);
-    for (let start = 0; start < block.length; start += 64 * 1024) {
-      channel.send(block.subarray(start, start + 64 * 1024));
+  for (let sent = 0; sent < size;) {
+    const {done: ended, value} = await reader.read();
+    if (ended) throw new Error(`the file ended after ${sent} of ${size} bytes`);
+    const piece = value.subarray(0, size - sent);
+    for (let start = 0; start < piece.length; start += 64 * 1024) {
+      channel.send(piece.subarray(start, start + 64 * 1024));
       await window.benchRoom(channel);
     }
-    offset = next;
+    sent += piece.length;
   }
+  reader.cancel();
   await window.benchWithin(done, "the host's confirmation");
   return performance.now() - started;
 }"""
@@ -848,8 +849,8 @@ def report(
         results,
         "files",
         "A plain channel that also does a file's reads and writes moved the figures below. "
-        "Sending, the page reads 1 MiB slices of the picked file and the host reads 1 MiB "
-        "blocks, each one block ahead. Receiving, the page copies every message into one "
+        "Sending, the page reads the picked file as a stream and the host reads 1 MiB "
+        "blocks, one block ahead. Receiving, the page copies every message into one "
         "buffer and makes a Blob of it, and the host writes every message to a file and "
         "fsyncs it at the end. It has no hash, no acknowledgements and no progress display, "
         "so the ratio is the cost of Pairview's protocol over a bare file transfer:",
