@@ -13,6 +13,7 @@ import os
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import pytest
 from aiortc import RTCDataChannel, RTCPeerConnection
@@ -49,6 +50,7 @@ def paired_sacks(monkeypatch: pytest.MonkeyPatch) -> None:
     sctp.install()
 
 
+ChunkType = TypeVar("ChunkType", DataChunk, SackChunk)
 Pair = tuple[RTCPeerConnection, RTCDataChannel, RTCPeerConnection, asyncio.Queue[bytes]]
 
 
@@ -136,6 +138,18 @@ def data_packet(receiver: RTCSctpTransport, tsn: int, stream_id: int, flags: int
     )
 
 
+def keep_sent(sctp_transport: RTCSctpTransport, kind: type[ChunkType]) -> list[ChunkType]:
+    """Keep the chunks of `kind` that the transport would send, and send nothing."""
+    kept: list[ChunkType] = []
+
+    async def keep(chunk: object) -> None:
+        if isinstance(chunk, kind):
+            kept.append(chunk)
+
+    sctp_transport._send_chunk = keep  # type: ignore[method-assign]
+    return kept
+
+
 async def loop_turns(count: int = 5) -> None:
     for _ in range(count):
         await asyncio.sleep(0)
@@ -144,13 +158,7 @@ async def loop_turns(count: int = 5) -> None:
 async def test_sack_every_second_packet_and_at_gaps() -> None:
     async with channel_pair() as (_sender, channel, receiver, messages):
         acknowledging = transport(receiver)
-        sacks: list[SackChunk] = []
-
-        async def record(chunk: object) -> None:
-            if isinstance(chunk, SackChunk):
-                sacks.append(chunk)
-
-        acknowledging._send_chunk = record  # type: ignore[method-assign]
+        sacks = keep_sent(acknowledging, SackChunk)
         assert acknowledging._last_received_tsn is not None
         first = acknowledging._last_received_tsn + 1
         assert channel.id is not None
@@ -246,13 +254,7 @@ async def test_sent_queue_searched_only_after_loss() -> None:
     async with channel_pair() as (sender, channel, _receiver, _messages):
         sending = transport(sender)
         # Nothing leaves from here on, so no SACK comes back but those made below.
-        sent: list[DataChunk] = []
-
-        async def record(chunk: object) -> None:
-            if isinstance(chunk, DataChunk):
-                sent.append(chunk)
-
-        sending._send_chunk = record  # type: ignore[method-assign]
+        sent = keep_sent(sending, DataChunk)
         queue = ScanCountingQueue(sending._sent_queue)
         sending._sent_queue = queue
         transmits = [0]
