@@ -74,6 +74,30 @@ async def test_withdrawn_question_passes_turn(console: Console, text: io.StringI
     assert answers == [True]
 
 
+async def test_withdrawn_last_question_announced(console: Console, text: io.StringIO) -> None:
+    answers: list[bool] = []
+    lines: list[str] = []
+    console.set_text_handler(lines.append)
+    waiting = console.ask("Accept?", answers.append)
+    console.withdraw(waiting)
+    console.withdraw(waiting)
+    await console.handle_line("y")
+    output = text.getvalue()
+    assert output.count("No answer is needed any more") == 1
+    assert answers == []
+    assert lines == ["y"]
+
+
+async def test_withdrawn_waiting_question_silent(console: Console, text: io.StringIO) -> None:
+    answers: list[bool] = []
+    console.ask("First?", answers.append)
+    second = console.ask("Second?", answers.append)
+    console.withdraw(second)
+    await console.handle_line("n")
+    assert "No answer is needed" not in text.getvalue()
+    assert answers == [False]
+
+
 async def test_text_handler_gets_plain_lines(console: Console) -> None:
     lines: list[str] = []
     console.set_text_handler(lines.append)

@@ -82,8 +82,13 @@ class Console:
         was_first = bool(self._questions) and self._questions[0] is question
         question.open = False
         self._prune()
-        if was_first and self._questions:
+        if not was_first:
+            return
+        if self._questions:
             self._output.question(self._questions[0].text)
+        else:
+            # Otherwise a "y" typed a moment late would go to the chat unannounced.
+            self._output.info("No answer is needed any more: lines you type go to the chat again.")
 
     async def run(self, stream: TextIO | None = None) -> None:
         """Read and handle lines until end of input or cancellation."""
