@@ -284,6 +284,7 @@ def test_ctrl_c_ends_room_for_every_guest(
         wait_for_state(page, "ended", timeout=10)
         assert problem_code(page) == "room-closed"
         assert page.inner_text("#problem-title") == "The host ended the screen share"
+        assert page.text_content("#status") == "The host ended the screen share"
 
 
 def test_bad_links_show_plain_errors(start_share: ShareFactory, open_guest: GuestFactory) -> None:

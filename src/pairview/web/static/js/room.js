@@ -253,6 +253,8 @@ async function main() {
     host.stop();
     elements.video.srcObject = null;
     showProblem(code);
+    // The status bar is hidden with the stage, but must not claim a connection.
+    setStatus(PROBLEMS[code]?.[0] ?? "Not connected", "bad");
     setState("ended");
   };
 
