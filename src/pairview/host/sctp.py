@@ -52,7 +52,7 @@ class HostSctpTransport(RTCSctpTransport):
         self._immediate = False
         self._flush_scheduled = False
         self._flushes: set[asyncio.Task[None]] = set()
-        # False only while no chunk in flight is marked for retransmission.
+        # While False, no chunk in flight is marked for retransmission.
         self._marks_possible = False
 
     async def _handle_data(self, data: bytes) -> None:
