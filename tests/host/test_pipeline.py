@@ -153,6 +153,12 @@ def test_monitor_region_matches_screen(display: Display) -> None:
     assert monitor_region(1, display.name) == Region(0, 0, 640, 480)
 
 
+def test_unset_display_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    with pytest.raises(CaptureError, match=r"DISPLAY is not set\. .*xvfb-run -a"):
+        monitor_region(1)
+
+
 def test_missing_display_named() -> None:
     with pytest.raises(CaptureError, match=":99999"):
         monitor_region(1, ":99999")

@@ -40,7 +40,10 @@ def list_monitors(display: str | None = None) -> list[Region]:
 def _open_mss(display: str | None) -> Any:
     name = display or os.environ.get("DISPLAY")
     if not name:
-        raise CaptureError("No X display to capture: DISPLAY is not set.")
+        raise CaptureError(
+            "No X display to capture: DISPLAY is not set. Run it in your X session, "
+            "or on a virtual display with `xvfb-run -a`."
+        )
     try:
         return mss.MSS(display=name)
     except Exception as error:  # mss raises its own and ctypes errors alike
