@@ -30,7 +30,7 @@ let roomMade = null;
 self.addEventListener("message", (event) => {
   const message = event.data;
   if (message.type === "start") {
-    read(message.file).catch((error) => self.postMessage({ type: "error", message: error.message }));
+    read(message.file).catch((error) => self.postMessage({ type: "error", message: describe(error) }));
   } else if (message.type === "more") {
     credit += message.blocks;
     post();
@@ -52,6 +52,16 @@ function post() {
 }
 
 const CHANGED = "the file changed while it was sent";
+// Plain words for the errors a browser gives for a file that was picked earlier.
+const READ_PROBLEMS = {
+  NotFoundError: "it was moved or deleted after it was chosen",
+  NotReadableError: "it changed or can no longer be read since it was chosen",
+};
+
+/** Say why the file cannot be read, in words its sender can act on. */
+function describe(error) {
+  return READ_PROBLEMS[error.name] ?? error.message;
+}
 
 /** Wait until the page has taken a block from the queue. */
 function room() {
