@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from rich import box
@@ -27,6 +28,9 @@ from rich.progress import (
 from rich.table import Table
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Off a terminal, where a bar cannot be redrawn, a transfer's progress is a
+# line at each quarter of it. The transfer's own message reports the end.
+PROGRESS_LINES = 4
 
 
 def printable(text: str) -> str:
@@ -49,11 +53,21 @@ def size_text(size: float) -> str:
     raise AssertionError("unreachable")
 
 
+@dataclass
+class _ProgressLines:
+    """A transfer's progress off a terminal: its description, size and the quarters printed."""
+
+    description: str
+    total: int
+    quarters_printed: int = 0
+
+
 class ShareOutput:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(highlight=False, soft_wrap=True)
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
+        self._lines: dict[str, _ProgressLines] = {}
 
     def _line(self, text: str, style: str = "") -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
@@ -125,7 +139,10 @@ class ShareOutput:
         sys.stdout.flush()
 
     def progress_start(self, key: str, description: str, total: int) -> None:
-        """Show a progress bar for a transfer until `progress_stop`; invisible off a terminal."""
+        """Show a progress bar for a transfer until `progress_stop`, or lines off a terminal."""
+        if not self.console.is_terminal:
+            self._lines[key] = _ProgressLines(printable(description), total)
+            return
         if self._progress is None:
             self._progress = Progress(
                 TextColumn("{task.description}"),
@@ -140,11 +157,29 @@ class ShareOutput:
         self._tasks[key] = self._progress.add_task(escape(printable(description)), total=total)
 
     def progress_update(self, key: str, completed: int) -> None:
+        lines = self._lines.get(key)
+        if lines is not None:
+            self._progress_line(lines, completed)
+            return
         task = self._tasks.get(key)
         if task is not None and self._progress is not None:
             self._progress.update(task, completed=completed)
 
+    def _progress_line(self, lines: _ProgressLines, completed: int) -> None:
+        if lines.total <= 0:
+            return
+        quarter = min(completed * PROGRESS_LINES // lines.total, PROGRESS_LINES - 1)
+        if quarter <= lines.quarters_printed:
+            return
+        lines.quarters_printed = quarter
+        self.info(
+            f"{lines.description}: {size_text(completed)} of {size_text(lines.total)} "
+            f"({completed * 100 // lines.total}%)"
+        )
+
     def progress_stop(self, key: str) -> None:
+        if self._lines.pop(key, None) is not None:
+            return
         task = self._tasks.pop(key, None)
         if task is None or self._progress is None:
             return
