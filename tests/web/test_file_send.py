@@ -236,7 +236,8 @@ def test_native_hash_ready_before_last_chunk() -> None:
 
 def test_progress_bar_redraws_at_most_every_100_ms() -> None:
     """A burst of acknowledgements shows the first at once and the last shortly after."""
-    data = pattern(12 * MIB)
+    # Three windows, so that the window closes again after the burst.
+    data = pattern(3 * WINDOW)
     with sender_page(SECURE) as page:
         page.evaluate("(size) => window.sendAccepted(size)", len(data))
         wait_for(
@@ -252,10 +253,13 @@ def test_progress_bar_redraws_at_most_every_100_ms() -> None:
             what="the page to show the last acknowledgement",
         )
         trailing = page.evaluate("() => window.shownProgress()")
+        status = page.evaluate("() => window.transferStatus()")
         acknowledge_until_end(page)
         final = page.evaluate("() => window.shownProgress()")
     assert after_burst == [MIB]
     assert trailing == [MIB, WINDOW]
+    # The status counts the bytes as well, in decimal units: 8 MiB of 24 MiB.
+    assert status == "Sending… 8.4 MB of 25.2 MB"
     assert final[-1] == len(data)
 
 

@@ -114,6 +114,7 @@ class TransferView {
     this.item.append(this.title, this.bar, this.status, this.buttons);
     list.prepend(this.item);
     this.progress = null;
+    this.movingText = null;
     this.progressShown = -Infinity;
     this.progressTimer = null;
   }
@@ -121,6 +122,8 @@ class TransferView {
   setState(state, text) {
     this.item.dataset.state = state;
     this.status.textContent = text;
+    // While bytes move, the status also counts them: "Sending… 8.4 MB of 12.6 MB".
+    this.movingText = state === "transferring" ? text : null;
   }
 
   /** Show `done` of `total` bytes: at once when done, otherwise at most every PROGRESS_REDRAW_MS. */
@@ -150,6 +153,9 @@ class TransferView {
     this.bar.max = Math.max(total, 1);
     this.bar.value = total === 0 ? 1 : done;
     this.item.dataset.progress = String(done);
+    if (this.movingText !== null && this.item.dataset.state === "transferring") {
+      this.status.textContent = `${this.movingText} ${formatSize(done)} of ${formatSize(total)}`;
+    }
   }
 
   button(label, action, onClick) {
