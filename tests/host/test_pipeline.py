@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -162,3 +164,37 @@ def test_unset_display_explained(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_display_named() -> None:
     with pytest.raises(CaptureError, match=":99999"):
         monitor_region(1, ":99999")
+
+
+class RecordingHandler(logging.Handler):
+    """A log handler that keeps records and signals the first one, from any thread."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+        self.arrived = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.arrived.set()
+
+
+async def test_stopped_display_ends_capture_without_traceback() -> None:
+    """An X server that stops, as xvfb-run's does on Ctrl-C, is a warning, not a traceback."""
+    handler = RecordingHandler()
+    logging.getLogger("pairview.host.pipeline").addHandler(handler)
+    try:
+        with xvfb(320, 240) as own:
+            config = PipelineConfig(
+                Region(0, 0, 320, 240), "vp8", fps=30, bitrate=500_000, display=own.name
+            )
+            running = VideoPipeline(config, asyncio.get_running_loop())
+            await asyncio.to_thread(running.start)
+        await asyncio.to_thread(handler.arrived.wait, seconds(10))
+        await asyncio.to_thread(running.stop)
+    finally:
+        logging.getLogger("pairview.host.pipeline").removeHandler(handler)
+    [record] = handler.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == f"screen capture stopped: the X display {own.name} closed"
+    assert record.exc_info is None

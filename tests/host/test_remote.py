@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
 from rich.console import Console as RichConsole
+from Xlib.error import ConnectionClosedError
 
 from pairview.host.capture import Region
 from pairview.host.console import Console
 from pairview.host.input.base import Injected, MouseButton
 from pairview.host.output import ShareOutput
-from pairview.host.remote import INPUT_BURST, RemoteControl
+from pairview.host.remote import INPUT_BURST, RemoteControl, _log_failure
 from pairview.protocol.control import (
     Button,
     Capability,
@@ -390,3 +393,23 @@ async def test_without_injector_nothing_is_granted(output: ShareOutput, text: io
         assert "Remote control is off: The X server has no XTEST" in text.getvalue()
     finally:
         await control.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "level", "traceback"),
+    [
+        (ConnectionClosedError("server"), logging.WARNING, False),
+        (OSError("no such device"), logging.ERROR, True),
+    ],
+    ids=["display closed", "other error"],
+)
+def test_injection_failure_logged(
+    caplog: pytest.LogCaptureFixture, error: Exception, level: int, traceback: bool
+) -> None:
+    caplog.set_level(logging.WARNING, logger="pairview.host.remote")
+    failed: Future[None] = Future()
+    failed.set_exception(error)
+    _log_failure(failed)
+    [record] = caplog.records
+    assert record.levelno == level
+    assert (record.exc_info is not None) is traceback

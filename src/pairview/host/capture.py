@@ -37,6 +37,13 @@ def list_monitors(display: str | None = None) -> list[Region]:
         return [Region(m["left"], m["top"], m["width"], m["height"]) for m in screen.monitors]
 
 
+def display_closed(error: BaseException) -> bool:
+    """Tell whether `error` means that the X server closed the connection, as when it stops."""
+    from Xlib.error import ConnectionClosedError
+
+    return isinstance(error, ConnectionClosedError)
+
+
 def _open_mss(display: str | None) -> Any:
     name = display or os.environ.get("DISPLAY")
     if not name:

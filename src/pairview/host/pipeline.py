@@ -22,7 +22,7 @@ from typing import Any
 
 import av
 
-from pairview.host.capture import DamageWatcher, Region, ScreenCapture
+from pairview.host.capture import DamageWatcher, Region, ScreenCapture, display_closed
 from pairview.host.encoder import Codec, VideoEncoder
 
 logger = logging.getLogger(__name__)
@@ -137,8 +137,12 @@ class VideoPipeline:
         self._started.set()
         try:
             self._loop_frames(capture, damage, encoder)
-        except Exception:
-            logger.exception("screen capture stopped after an error")
+        except Exception as error:
+            if display_closed(error):
+                display = self.config.display or os.environ.get("DISPLAY", "")
+                logger.warning("screen capture stopped: the X display %s closed", display)
+            else:
+                logger.exception("screen capture stopped after an error")
         finally:
             encoder.close()
             damage.close()

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pairview.host.capture import Region
+from pairview.host.capture import Region, display_closed
 from pairview.host.console import Command, Console, Question
 from pairview.host.grants import (
     ALL_CAPABILITIES,
@@ -748,5 +748,9 @@ def _log_failure(future: Future[Any]) -> None:
     if future.cancelled():
         return
     error = future.exception()
-    if error is not None:
+    if error is None:
+        return
+    if display_closed(error):
+        logger.warning("input injection stopped: the X display closed")
+    else:
         logger.error("input injection failed", exc_info=error)

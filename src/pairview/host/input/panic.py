@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from pairview.host.capture import display_closed
 from pairview.host.input.base import InputUnavailable
 from pairview.host.input.xtest import LOCK_MASK, PANIC_KEYSYM, PANIC_MODIFIERS
 
@@ -95,8 +96,12 @@ class XPanicShortcut:
                     continue
             try:
                 event = self._display.next_event()
-            except Exception:
-                if not self._stopping:
+            except Exception as error:
+                if self._stopping:
+                    return
+                if display_closed(error):
+                    logger.warning("the panic shortcut stopped listening: the X display closed")
+                else:
                     logger.exception("the panic shortcut stopped listening")
                 return
             if event.type == X.KeyPress and event.detail == self._keycode:
