@@ -44,8 +44,13 @@ def display_closed(error: BaseException) -> bool:
     return isinstance(error, ConnectionClosedError)
 
 
+def display_name(display: str | None) -> str:
+    """Return the X display to use: `display`, else DISPLAY, else an empty string."""
+    return display or os.environ.get("DISPLAY", "")
+
+
 def _open_mss(display: str | None) -> Any:
-    name = display or os.environ.get("DISPLAY")
+    name = display_name(display)
     if not name:
         raise CaptureError(
             "No X display to capture: DISPLAY is not set. Run it in your X session, "

@@ -22,7 +22,13 @@ from typing import Any
 
 import av
 
-from pairview.host.capture import DamageWatcher, Region, ScreenCapture, display_closed
+from pairview.host.capture import (
+    DamageWatcher,
+    Region,
+    ScreenCapture,
+    display_closed,
+    display_name,
+)
 from pairview.host.encoder import Codec, VideoEncoder
 
 logger = logging.getLogger(__name__)
@@ -139,7 +145,7 @@ class VideoPipeline:
             self._loop_frames(capture, damage, encoder)
         except Exception as error:
             if display_closed(error):
-                display = self.config.display or os.environ.get("DISPLAY", "")
+                display = display_name(self.config.display)
                 logger.warning("screen capture stopped: the X display %s closed", display)
             else:
                 logger.exception("screen capture stopped after an error")

@@ -153,7 +153,7 @@ class TransferView {
     this.bar.max = Math.max(total, 1);
     this.bar.value = total === 0 ? 1 : done;
     this.item.dataset.progress = String(done);
-    if (this.movingText !== null && this.item.dataset.state === "transferring") {
+    if (this.movingText !== null) {
       this.status.textContent = `${this.movingText} ${formatSize(done)} of ${formatSize(total)}`;
     }
   }
