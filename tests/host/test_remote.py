@@ -407,9 +407,9 @@ def test_injection_failure_logged(
     caplog: pytest.LogCaptureFixture, error: Exception, level: int, traceback: bool
 ) -> None:
     caplog.set_level(logging.WARNING, logger="pairview.host.remote")
-    failed: Future[None] = Future()
-    failed.set_exception(error)
-    _log_failure(failed)
+    injection: Future[None] = Future()
+    injection.set_exception(error)
+    _log_failure(injection)
     [record] = caplog.records
     assert record.levelno == level
     assert (record.exc_info is not None) is traceback

@@ -138,16 +138,16 @@ def data_packet(receiver: RTCSctpTransport, tsn: int, stream_id: int, flags: int
     )
 
 
-def keep_sent(sctp_transport: RTCSctpTransport, kind: type[ChunkType]) -> list[ChunkType]:
-    """Keep the chunks of `kind` that the transport would send, and send nothing."""
-    kept: list[ChunkType] = []
+def record_sent(sctp_transport: RTCSctpTransport, kind: type[ChunkType]) -> list[ChunkType]:
+    """Record the chunks of `kind` that the transport would send, and send nothing."""
+    recorded: list[ChunkType] = []
 
-    async def keep(chunk: object) -> None:
+    async def record(chunk: object) -> None:
         if isinstance(chunk, kind):
-            kept.append(chunk)
+            recorded.append(chunk)
 
-    sctp_transport._send_chunk = keep  # type: ignore[method-assign]
-    return kept
+    sctp_transport._send_chunk = record  # type: ignore[method-assign]
+    return recorded
 
 
 async def loop_turns(count: int = 5) -> None:
@@ -158,7 +158,7 @@ async def loop_turns(count: int = 5) -> None:
 async def test_sack_every_second_packet_and_at_gaps() -> None:
     async with channel_pair() as (_sender, channel, receiver, messages):
         acknowledging = transport(receiver)
-        sacks = keep_sent(acknowledging, SackChunk)
+        sacks = record_sent(acknowledging, SackChunk)
         assert acknowledging._last_received_tsn is not None
         first = acknowledging._last_received_tsn + 1
         assert channel.id is not None
@@ -254,7 +254,7 @@ async def test_sent_queue_searched_only_after_loss() -> None:
     async with channel_pair() as (sender, channel, _receiver, _messages):
         sending = transport(sender)
         # Nothing leaves from here on, so no SACK comes back but those made below.
-        sent = keep_sent(sending, DataChunk)
+        sent = record_sent(sending, DataChunk)
         queue = ScanCountingQueue(sending._sent_queue)
         sending._sent_queue = queue
         transmits = [0]

@@ -255,7 +255,8 @@ def test_progress_bar_redraws_at_most_every_100_ms() -> None:
         trailing = page.evaluate("() => window.shownProgress()")
         status = page.evaluate("() => window.transferStatus()")
         acknowledge_until_end(page)
-        # The page may end the file before the last acknowledgement; the full one shows at once.
+        # The page may end the file before the last acknowledgement, so the test sends the
+        # full one, which the bar shows at once.
         page.evaluate("() => window.acknowledgeAll()")
         final = page.evaluate("() => window.shownProgress()")
     assert after_burst == [MIB]

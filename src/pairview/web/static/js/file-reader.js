@@ -58,7 +58,7 @@ const READ_PROBLEMS = {
   NotReadableError: "it changed or can no longer be read since it was chosen",
 };
 
-/** Say why the file cannot be read, in words its sender can act on. */
+/** Return why the file cannot be read, in words its sender can act on. */
 function describe(error) {
   return READ_PROBLEMS[error.name] ?? error.message;
 }
