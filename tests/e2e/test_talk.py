@@ -436,7 +436,7 @@ def test_declined_and_oversized_files(
     host.wait_for_line(r"sends you 'unwanted.txt'", after=mark)
     host.type("n")
     state = wait_for_transfer(erin, "unwanted.txt", "out", "declined")
-    assert "The host declined the file." in state["status"]
+    assert state["status"] == "The host declined the file."
 
     # The page has the host's limit from its chat hello and rejects the file before sending.
     erin.page.evaluate(

@@ -315,6 +315,9 @@ def test_declined_offer_stops_reader() -> None:
             what="the page to end the reader",
         )
         sender = page.evaluate("() => window.sender()")
+        status = page.evaluate("() => window.transferStatus()")
+    # The page shows the receiver's reason unchanged, with no "Declined:" before it.
+    assert status == "The host declined the file."
     assert sender["terminated"] == 1
     assert sender["bytes"] == 0
     assert [m["type"] for m in sender["messages"]] == ["file-offer"]

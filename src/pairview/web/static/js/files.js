@@ -271,7 +271,8 @@ class OutgoingTransfer extends Transfer {
         this.pump().catch((error) => this.failRead(error));
         break;
       case "file-decline":
-        this.finish("declined", `Declined: ${message.reason || "no reason given"}`);
+        // The receiver's reason is a sentence of its own, such as "The host declined the file."
+        this.finish("declined", message.reason || "The receiver declined the file and gave no reason.");
         break;
       case "file-progress":
         if (message.received < this.acknowledged || message.received > this.sent) {
@@ -554,7 +555,7 @@ export class FileTransfers {
       const transfer = new IncomingTransfer(channel, view, offer, sender);
       if (offer.size > this.maxFileSize) {
         transfer.sendMessage(protocol.fileDecline("The file is larger than this room allows."));
-        transfer.finish("declined", "Declined: larger than this room allows.");
+        transfer.finish("declined", `Declined: the file is larger than this room allows (${formatSize(this.maxFileSize)}).`);
       }
       this.track(transfer);
     }, { once: true });
