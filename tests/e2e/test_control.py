@@ -550,3 +550,24 @@ def test_hidden_guest_gets_no_frames(
         wait_for(resumed, 15, what="frames for the guest shown the screen again")
     finally:
         painter.close()
+
+
+def test_page_shows_host_connection_class(host: ShareProcess, browser: Any) -> None:
+    """The page shows the host's classification of the connection.
+
+    Chromium hides its address behind an mDNS name, so the page's own
+    statistics showed this guest on the host's network as "through NAT".
+    """
+    guest = join(browser, host.link, "Neighbour")
+    try:
+        host.wait_for_line(r"\bNeighbour \(peer \S+\): connected directly")
+
+        def shown() -> dict[str, Any] | None:
+            state = guest.state()
+            return state if state.get("connectionType") else None
+
+        state = wait_for(shown, 15, what="the page to show how it is connected")
+    finally:
+        guest.close()
+    assert state["connectionType"] == "direct"
+    assert state["statusText"] == "Connected directly"

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from pairview.protocol.control import (
     CONTROL_VERSION,
     Button,
+    ConnectionKind,
     ControlReason,
     ControlState,
     Cursor,
@@ -22,6 +23,7 @@ from pairview.protocol.control import (
     guest_message_adapter,
     host_message_adapter,
 )
+from pairview.protocol.signaling import ConnectionType
 
 PROTOCOL_JS = Path(__file__).parents[2] / "src/pairview/web/static/js/protocol.js"
 
@@ -87,6 +89,16 @@ def test_host_messages_round_trip() -> None:
     assert host_message_adapter.validate_json(cursors.model_dump_json()) == cursors
     hidden = ViewState(visible=False)
     assert host_message_adapter.validate_json(hidden.model_dump_json()) == hidden
+    relayed = ConnectionKind(kind=ConnectionType.RELAY)
+    assert relayed.model_dump_json() == '{"type":"connection","kind":"relay"}'
+    assert host_message_adapter.validate_json(relayed.model_dump_json()) == relayed
+
+
+def test_connection_kind_rejects_others() -> None:
+    with pytest.raises(ValidationError):
+        host_message_adapter.validate_json('{"type": "connection", "kind": "lan"}')
+    with pytest.raises(ValidationError):
+        guest_message_adapter.validate_json('{"type": "connection", "kind": "direct"}')
 
 
 def test_view_state_needs_a_real_boolean() -> None:
@@ -114,8 +126,11 @@ def test_page_mirrors_version_and_types() -> None:
         "control-release",
         "control-state",
         "view-state",
+        "connection",
         "cursors",
     ):
         assert json.dumps(name) in source, name
     for reason in ControlReason:
         assert json.dumps(reason.value) in source, reason
+    for kind in ConnectionType:
+        assert json.dumps(kind.value) in source, kind

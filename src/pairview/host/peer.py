@@ -66,6 +66,7 @@ from pairview.protocol.chat import (
 from pairview.protocol.control import (
     CONTROL_VERSION,
     MAX_CONTROL_MESSAGE_BYTES,
+    ConnectionKind,
     Goodbye,
     GuestMessage,
     Hello,
@@ -459,6 +460,7 @@ class GuestPeer:
             if pair is not None:
                 self.connection_type = classify(pair, local_networks())
                 self._events.connection_classified(self, self.connection_type, pair)
+                self._send_connection_kind()
         elif new == "failed":
             self._declare_lost("ICE failed")
 
@@ -474,9 +476,18 @@ class GuestPeer:
     def _on_control_open(self) -> None:
         assert self._control is not None
         self._control.send(Hello(version=CONTROL_VERSION, name=self._host_name).model_dump_json())
+        self._send_connection_kind()
         self.last_pong = time.monotonic()
         if self._ping_task is None:
             self._ping_task = asyncio.create_task(self._ping())
+
+    def _send_connection_kind(self) -> None:
+        """Send the page its connection's classification once both it and the channel exist.
+
+        Called after each of the two, because ICE usually connects before the control channel opens.
+        """
+        if self.connection_type is not None:
+            self.send_control(ConnectionKind(kind=self.connection_type))
 
     async def _ping(self) -> None:
         """Ping the guest every second; declare the connection lost when pongs stop."""

@@ -21,6 +21,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from pairview.protocol.signaling import ConnectionType
+
 CONTROL_VERSION = 2
 MAX_CONTROL_MESSAGE_BYTES = 16 * 1024
 # Cursor colours are indexes into a palette that the page owns, so the host
@@ -191,6 +193,19 @@ class ViewState(_Message):
     visible: bool
 
 
+class ConnectionKind(_Message):
+    """The path of this guest's connection, as the host classified it for its terminal.
+
+    The host classifies because it can compare the guest's address with its
+    own networks. The page cannot: Chromium hides the page's addresses
+    behind mDNS names, so its statistics show a guest on the host's network
+    as peer-reflexive, which looks like NAT.
+    """
+
+    type: Literal["connection"] = "connection"
+    kind: ConnectionType
+
+
 class Cursor(_Message):
     """One participant's pointer as the others see it."""
 
@@ -227,7 +242,15 @@ GuestMessage = Annotated[
     Field(discriminator="type"),
 ]
 HostMessage = Annotated[
-    Hello | Goodbye | Ping | Pong | VersionError | ControlState | ViewState | Cursors,
+    Hello
+    | Goodbye
+    | Ping
+    | Pong
+    | VersionError
+    | ControlState
+    | ViewState
+    | ConnectionKind
+    | Cursors,
     Field(discriminator="type"),
 ]
 ControlMessage = Annotated[
@@ -245,6 +268,7 @@ ControlMessage = Annotated[
     | ControlRelease
     | ControlState
     | ViewState
+    | ConnectionKind
     | Cursors,
     Field(discriminator="type"),
 ]

@@ -17,13 +17,6 @@ const LOST_REPEAT_MS = 3000;
 // A new connection that has not opened its control channel by then is lost too.
 const SETUP_TIMEOUT_MS = 10000;
 
-/** Tell how the selected candidate pair travels: "direct", "nat" or "relay". */
-export function classifyPair(local, remote) {
-  if (local.candidateType === "relay" || remote.candidateType === "relay") return "relay";
-  if (local.candidateType === "host" && remote.candidateType === "host") return "direct";
-  return "nat";
-}
-
 export class HostConnection extends EventTarget {
   /**
    * @param {import("./signaling.js").Signaling} signaling
@@ -76,26 +69,6 @@ export class HostConnection extends EventTarget {
     if (this.hostId) this.signaling.send(protocol.reconnect(this.hostId, this.connectionId));
   }
 
-  async readConnectionType(pc) {
-    const stats = await pc.getStats();
-    let pair = null;
-    stats.forEach((report) => {
-      if (report.type === "transport" && report.selectedCandidatePairId) {
-        pair = stats.get(report.selectedCandidatePairId) ?? pair;
-      }
-    });
-    if (pair === null) {
-      stats.forEach((report) => {
-        if (report.type === "candidate-pair" && report.nominated && report.state === "succeeded") pair = report;
-      });
-    }
-    if (pair === null) return null;
-    const local = stats.get(pair.localCandidateId);
-    const remote = stats.get(pair.remoteCandidateId);
-    if (!local || !remote) return null;
-    return classifyPair(local, remote);
-  }
-
   emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
@@ -127,13 +100,6 @@ export class HostConnection extends EventTarget {
     pc.addEventListener("connectionstatechange", () => {
       if (pc !== this.pc) return;
       this.emit("state", { state: pc.connectionState });
-      if (pc.connectionState === "connected") {
-        this.readConnectionType(pc).then((type) => {
-          if (pc !== this.pc || type === null) return;
-          this.connectionType = type;
-          this.emit("connection-type", { type, connectionId });
-        }).catch((error) => console.warn("Could not read the connection statistics:", error.message));
-      }
     });
     pc.addEventListener("datachannel", (event) => {
       const label = event.channel.label;
@@ -196,6 +162,12 @@ export class HostConnection extends EventTarget {
         this.emit("control-state", message);
       } else if (message.type === "view-state") {
         this.emit("view-state", message);
+      } else if (message.type === "connection") {
+        // The host classifies the connection, because it can compare addresses
+        // with its own networks, and Chromium hides this page's behind mDNS names.
+        if (channel !== this.control || !protocol.CONNECTION_KINDS.has(message.kind)) return;
+        this.connectionType = message.kind;
+        this.emit("connection-type", { type: message.kind, connectionId: this.connectionId });
       } else if (message.type === "cursors") {
         this.emit("cursors", message);
       }

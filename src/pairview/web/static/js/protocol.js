@@ -39,8 +39,10 @@ const SERVER_TYPES = new Set([
 ]);
 
 const CONTROL_TYPES = new Set([
-  "hello", "goodbye", "ping", "pong", "version-error", "control-state", "view-state", "cursors",
+  "hello", "goodbye", "ping", "pong", "version-error", "control-state", "view-state", "connection", "cursors",
 ]);
+// The connection classes of the host's "connection" message.
+export const CONNECTION_KINDS = new Set(["direct", "nat", "relay"]);
 
 // Limits of control messages, as pairview/protocol/control.py checks them.
 // Positions are normalised to the shared screen, (0, 0) top left and (1, 1)
