@@ -734,3 +734,49 @@ def test_voices_reach_host_and_guests(
                 guest.close()
             browser.close()
     assert "Traceback" not in "\n".join(host.lines)
+
+
+FILL_TRANSFERS = """(count) => {
+  const list = document.getElementById('transfers');
+  for (let i = 0; i < count; i++) {
+    const item = document.createElement('li');
+    item.className = 'transfer';
+    item.innerHTML = '<div class="transfer-title">a-long-file-name-' + i + '.bin to Host</div>'
+      + '<progress max="1" value="1"></progress>'
+      + '<div class="transfer-status">Sent 20.0 MB; the receiver checked its SHA-256.</div>';
+    list.append(item);
+  }
+}"""
+BOXES = """() => Object.fromEntries(['people-title', 'files-title', 'transfers', 'chat-input']
+  .map((id) => [id, document.getElementById(id).getBoundingClientRect().toJSON()]))"""
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1000, 600)])
+def test_transfer_list_scrolls_chat_stays(
+    host: ShareProcess, browser: Any, guests: list[Guest], size: tuple[int, int]
+) -> None:
+    guest = enter(browser, host, f"Lists{size[1]}", guests)
+    guest.page.set_viewport_size({"width": size[0], "height": size[1]})
+    guest.page.evaluate(FILL_TRANSFERS, 20)
+    boxes = guest.page.evaluate(BOXES)
+    status_bar = guest.page.evaluate(
+        "() => document.getElementById('status-bar').getBoundingClientRect().top"
+    )
+    chat, transfers = boxes["chat-input"], boxes["transfers"]
+    # The chat's input stays whole above the status bar; the list scrolls instead.
+    assert chat["height"] > 0
+    assert chat["bottom"] <= status_bar, boxes
+    assert transfers["bottom"] <= chat["top"], boxes
+    assert guest.page.evaluate(
+        "() => { const l = document.getElementById('transfers'); "
+        "return l.scrollHeight > l.clientHeight; }"
+    )
+    # The people section keeps its height and does not overlap the Files heading.
+    people_bottom = guest.page.evaluate(
+        "() => document.querySelector('.panel-section.people').scrollHeight"
+        " + document.querySelector('.panel-section.people').getBoundingClientRect().top"
+    )
+    assert people_bottom <= boxes["files-title"]["top"] + 1, boxes
+    # A tall window shows more of the list than a fixed 12rem (192 px).
+    if size[1] >= 800:
+        assert transfers["height"] > 12 * 16, boxes
