@@ -80,11 +80,13 @@ if (globalThis.crypto.subtle) {
 // What the reader worker posts: each message's type, and how many bytes had
 // been sent when it arrived.
 const posted = [];
+let created = 0;
 let terminated = 0;
 const NativeWorker = globalThis.Worker;
 globalThis.Worker = class extends NativeWorker {
   constructor(...args) {
     super(...args);
+    created += 1;
     this.addEventListener("message", (event) => {
       posted.push({ type: event.data.type, sentBefore: channels.at(-1).bytes });
     });
@@ -105,7 +107,7 @@ const transfers = new FileTransfers(
 window.offer = (size) => {
   const bytes = new Uint8Array(size);
   for (let i = 0; i < size; i++) bytes[i] = (i * 7 + 3) & 255;
-  transfers.sendFile(new File([bytes], "pattern.bin"), { id: "h", role: "host", name: "Host" });
+  transfers.sendFile(new File([bytes], "pattern.bin"), [{ id: "h", role: "host", name: "Host" }]);
   channels.at(-1).dispatchEvent(new Event("open"));
 };
 // Answers the last offer as the host: protocol.fileAccept() or protocol.fileDecline(reason).
@@ -121,7 +123,7 @@ window.sendAccepted = (size) => {
 // Offers the file picked in #picker, not the page's own input, and accepts it as the host
 // unless `accept` is false. With `open` false, the channel stays unopened until openLast().
 window.sendPicked = (accept = true, open = true) => {
-  transfers.sendFile(element("picker").files[0], { id: "h", role: "host", name: "Host" });
+  transfers.sendFile(element("picker").files[0], [{ id: "h", role: "host", name: "Host" }]);
   const channel = channels.at(-1);
   if (open) channel.dispatchEvent(new Event("open"));
   if (accept) channel.deliver(protocol.fileAccept());
@@ -147,6 +149,31 @@ window.acknowledgeAll = () => {
   const channel = channels.at(-1);
   channel.deliver(protocol.fileProgress(channel.bytes));
 };
+// Offers `size` bytes of the pattern to `count` guests at once, as "Everyone" does.
+let many = [];
+window.offerToMany = (size, count) => {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 7 + 3) & 255;
+  const receivers = Array.from(
+    { length: count }, (_, i) => ({ id: `g${i}`, role: "guest", name: `Guest ${i}` }),
+  );
+  const first = channels.length;
+  transfers.sendFile(new File([bytes], "pattern.bin"), receivers);
+  many = channels.slice(first);
+  for (const channel of many) channel.dispatchEvent(new Event("open"));
+};
+// Accepts or declines on each of those channels, as `answers` says.
+window.answerMany = (answers) => many.forEach((channel, i) => {
+  channel.deliver(answers[i] ? protocol.fileAccept() : protocol.fileDecline("Not now."));
+});
+// Acknowledges what arrived on each channel, and confirms each file that ended.
+window.acknowledgeMany = () => many.forEach((channel) => {
+  channel.deliver(protocol.fileProgress(channel.bytes));
+  if (channel.messages.at(-1)?.type === "file-end") channel.deliver(protocol.fileComplete());
+});
+window.manyState = () => ({
+  created, terminated, channels: many.map((c) => ({ bytes: c.bytes, messages: c.messages })),
+});
 window.sender = () => {
   const channel = channels.at(-1);
   return { bytes: channel.bytes, messages: channel.messages, hashes, posted, terminated };
@@ -376,3 +403,31 @@ def test_file_gone_after_picking_cancels(tmp_path: Path, accept: bool) -> None:
     assert status == f"Cancelled. {cancel['reason']}"
     assert [post["type"] for post in sender["posted"]] == ["error"]
     assert sender["bytes"] == 0
+
+
+@pytest.mark.parametrize(("origin", "workers"), [(SECURE, 1), (INSECURE, 3)])
+def test_file_to_everyone_read_once(origin: str, workers: int) -> None:
+    """A file offered to three guests is read by one worker, unless it is hashed in JavaScript."""
+    data = pattern(6 * MIB)
+    with sender_page(origin) as page:
+        page.evaluate("([size, count]) => window.offerToMany(size, count)", [len(data), 3])
+        page.evaluate("() => window.answerMany([true, false, true])")
+
+        def all_ended() -> dict[str, Any] | None:
+            page.evaluate("() => window.acknowledgeMany()")
+            state: dict[str, Any] = page.evaluate("() => window.manyState()")
+            accepted = (state["channels"][0], state["channels"][2])
+            ended = all(c["messages"][-1]["type"] == "file-end" for c in accepted)
+            return state if ended and state["terminated"] == workers else None
+
+        state = wait_for(all_ended, timeout=60, what="both accepted copies to end and be confirmed")
+    assert state["created"] == workers
+    first, declined, third = state["channels"]
+    end = {"type": "file-end", "sha256": sha256(data)}
+    assert first["bytes"] == len(data)
+    assert first["messages"][-1] == end
+    assert third["bytes"] == len(data)
+    assert third["messages"][-1] == end
+    # The guest who declined got the offer and nothing more, and the others were not held up.
+    assert declined["bytes"] == 0
+    assert [m["type"] for m in declined["messages"]] == ["file-offer"]

@@ -23,12 +23,56 @@ const PROGRESS_REDRAW_MS = 100;
 const BLOCKS_AHEAD = 4;
 
 /**
- * A file's blocks, in order, and its SHA-256, from a worker that reads and
- * hashes the file. `next()` returns the next block; `hash` settles with the
- * hexadecimal digest. Both fail with the reason if the file cannot be read.
+ * One worker that reads and hashes one file for one or more FileSources,
+ * one for each receiver. A file that the worker hashes in JavaScript has a
+ * reading for each receiver (see file-reader.js).
+ */
+class FileReading {
+  constructor(file) {
+    this.sources = [];
+    this.closed = 0;
+    this.worker = new Worker(new URL("./file-reader.js", import.meta.url), { type: "module" });
+    this.worker.addEventListener("message", (event) => {
+      const message = event.data;
+      if (message.type === "block") this.sources[message.consumer]?.receive(message);
+      else for (const source of this.sources) source.receive(message);
+    });
+    this.worker.addEventListener("error", (event) => {
+      event.preventDefault();
+      for (const source of this.sources) source.fail(event.message || "the file reader stopped");
+    });
+    this.worker.postMessage({ type: "start", file });
+  }
+
+  /** Return a new source of the file's blocks, for one more receiver. */
+  source() {
+    const source = new FileSource(this, this.sources.length);
+    this.sources.push(source);
+    source.request(BLOCKS_AHEAD);
+    return source;
+  }
+
+  request(consumer, blocks) {
+    this.worker.postMessage({ type: "more", consumer, blocks });
+  }
+
+  /** Count one source as closed, and end the worker once every source is closed. */
+  release() {
+    this.closed += 1;
+    if (this.closed === this.sources.length) this.worker.terminate();
+  }
+}
+
+/**
+ * A file's blocks, in order, and its SHA-256, for one receiver. `next()`
+ * returns the next block; `hash` settles with the hexadecimal digest. Both
+ * fail with the reason if the file cannot be read.
  */
 class FileSource {
-  constructor(file) {
+  constructor(reading, consumer) {
+    this.reading = reading;
+    this.consumer = consumer;
+    this.closed = false;
     this.blocks = [];
     this.failure = null;
     this.arrived = null;
@@ -37,14 +81,10 @@ class FileSource {
       this.rejectHash = reject;
     });
     this.hash.catch(() => {});
-    this.worker = new Worker(new URL("./file-reader.js", import.meta.url), { type: "module" });
-    this.worker.addEventListener("message", (event) => this.receive(event.data));
-    this.worker.addEventListener("error", (event) => {
-      event.preventDefault();
-      this.fail(event.message || "the file reader stopped");
-    });
-    this.worker.postMessage({ type: "start", file });
-    this.worker.postMessage({ type: "more", blocks: BLOCKS_AHEAD });
+  }
+
+  request(blocks) {
+    this.reading.request(this.consumer, blocks);
   }
 
   receive(message) {
@@ -71,12 +111,15 @@ class FileSource {
       if (this.failure) throw this.failure;
       await new Promise((resolve) => { this.arrived = resolve; });
     }
-    this.worker.postMessage({ type: "more", blocks: 1 });
+    this.request(1);
     return this.blocks.shift();
   }
 
   close() {
-    this.worker.terminate();
+    if (this.closed) return;
+    this.closed = true;
+    this.blocks = [];
+    this.reading.release();
   }
 }
 
@@ -207,7 +250,7 @@ class Transfer {
 }
 
 class OutgoingTransfer extends Transfer {
-  constructor(channel, view, file, offer) {
+  constructor(channel, view, file, offer, source) {
     super(channel, view);
     this.file = file;
     this.offer = offer;
@@ -217,9 +260,7 @@ class OutgoingTransfer extends Transfer {
     this.wakeUp = null;
     // Reading starts with the offer: while the receiver decides, the worker
     // reads the first blocks and, for a file hashed natively, all of it.
-    // NOTE: every receiver has its own reader, so a file offered to everyone
-    // is read, and held whole in memory when hashed natively, once per receiver.
-    this.source = new FileSource(file);
+    this.source = source;
     this.source.hash.catch((error) => {
       if (this.state === "offered") this.failRead(error);
     });
@@ -511,23 +552,33 @@ export class FileTransfers {
         this.showError(`${file.name} is ${formatSize(file.size)}; this room takes files up to ${formatSize(this.maxFileSize)}.`);
         continue;
       }
-      for (const receiver of receivers) this.sendFile(file, receiver);
+      this.sendFile(file, receivers);
     }
   }
 
-  sendFile(file, receiver) {
-    const pc = this.connection();
-    if (pc === null) {
+  /** Offer `file` to each of `receivers`, reading it once for all where the reader allows. */
+  sendFile(file, receivers) {
+    if (this.connection() === null) {
       this.showError("Not connected to the host; the file was not sent.");
       return;
     }
+    let reading = null;
+    for (const receiver of receivers) {
+      // A file hashed in JavaScript is read in step with its one receiver.
+      if (reading === null || !hashesNatively(file.size)) reading = new FileReading(file);
+      this.offerTo(file, receiver, reading.source());
+    }
+  }
+
+  offerTo(file, receiver, source) {
+    const pc = this.connection();
     const to = receiver.role === "host" ? "host" : receiver.id;
     const offer = protocol.fileOffer({ id: randomId(), name: file.name, size: file.size, mime: file.type, to });
     const channel = pc.createDataChannel(protocol.FILE_CHANNEL_LABEL);
     const view = new TransferView(this.elements.list, `${file.name} to ${receiver.name}`);
     view.item.dataset.direction = "out";
     view.item.dataset.name = file.name;
-    const transfer = new OutgoingTransfer(channel, view, file, offer);
+    const transfer = new OutgoingTransfer(channel, view, file, offer, source);
     transfer.receiverName = receiver.name;
     view.setState("opening", "Connecting…");
     this.track(transfer);
