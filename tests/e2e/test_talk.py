@@ -780,3 +780,44 @@ def test_transfer_list_scrolls_chat_stays(
     # A tall window shows more of the list than a fixed 12rem (192 px).
     if size[1] >= 800:
         assert transfers["height"] > 12 * 16, boxes
+
+
+# Whether the element that `selector` finds lies within the visible box of the list `id`.
+SHOWN_IN_LIST = """([selector, id]) => {
+  const element = document.querySelector(selector);
+  if (element === null) return false;
+  const box = element.getBoundingClientRect();
+  const list = document.getElementById(id).getBoundingClientRect();
+  return box.height > 0 && box.top >= list.top - 1 && box.bottom <= list.bottom + 1;
+}"""
+
+
+def test_new_offer_and_message_in_view(
+    host: ShareProcess, browser: Any, guests: list[Guest], tmp_path: Path
+) -> None:
+    """In a short window, a new offer and a new message show without scrolling by hand."""
+    guest = enter(browser, host, "Short", guests)
+    guest.page.set_viewport_size({"width": 1000, "height": 600})
+    for number in range(1, 9):
+        host.type(f"line {number} before the files")
+    wait_for_message(guest, "line 8 before the files")
+
+    # The transfer list grows, which shortens the chat, and the guest scrolls
+    # the list down to its oldest entries.
+    guest.page.evaluate(FILL_TRANSFERS, 10)
+    guest.page.evaluate(
+        "() => { const l = document.getElementById('transfers'); l.scrollTop = l.scrollHeight; }"
+    )
+
+    host.type("a line after the files")
+    wait_for_message(guest, "a line after the files")
+    last = "#messages .chat-message:last-child"
+    assert guest.page.evaluate(SHOWN_IN_LIST, [last, "messages"])
+
+    offered = tmp_path / "offered.txt"
+    offered.write_text("an offer to answer\n")
+    host.type(f"/send {offered} Short")
+    accept = '.transfer[data-name="offered.txt"] button[data-action="accept"]'
+    guest.page.wait_for_selector(accept)
+    assert guest.page.evaluate(SHOWN_IN_LIST, [accept, "transfers"])
+    guest.page.click('.transfer[data-name="offered.txt"] button[data-action="decline"]')

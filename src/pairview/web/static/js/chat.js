@@ -7,6 +7,8 @@ import { chatProblem, chatSend } from "./protocol.js";
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
 // Punctuation that usually ends a sentence rather than a link.
 const TRAILING = /[.,;:!?)\]}'"]+$/;
+// A list scrolled to within this many pixels of its end counts as at the end.
+const FOLLOW_DISTANCE = 40;
 
 /** Return the href for a link candidate, or null unless it is a valid http(s) URL. */
 export function safeHref(text) {
@@ -60,6 +62,17 @@ export class ChatPanel {
       }
     });
     elements.input.addEventListener("input", () => this.showError(""));
+    // The list follows new messages until the reader scrolls up, and again
+    // once they scroll back down. It keeps following when it gets shorter,
+    // as it does while the transfer list above it grows.
+    const list = elements.list;
+    this.following = true;
+    list.addEventListener("scroll", () => {
+      this.following = list.scrollHeight - list.scrollTop - list.clientHeight < FOLLOW_DISTANCE;
+    });
+    new ResizeObserver(() => {
+      if (this.following) list.scrollTop = list.scrollHeight;
+    }).observe(list);
   }
 
   submit() {
@@ -103,8 +116,7 @@ export class ChatPanel {
     appendLinkified(body, message.text);
     item.append(header, body);
     const list = this.elements.list;
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     list.append(item);
-    if (atBottom) list.scrollTop = list.scrollHeight;
+    if (this.following || item.dataset.self === "yes") list.scrollTop = list.scrollHeight;
   }
 }

@@ -156,6 +156,8 @@ class TransferView {
     this.buttons.className = "transfer-buttons";
     this.item.append(this.title, this.bar, this.status, this.buttons);
     list.prepend(this.item);
+    // Show the newest entry, which may be an offer that needs a reply.
+    list.scrollTop = 0;
     this.progress = null;
     this.movingText = null;
     this.progressShown = -Infinity;
