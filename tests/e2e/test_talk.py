@@ -821,3 +821,6 @@ def test_new_offer_and_message_in_view(
     guest.page.wait_for_selector(accept)
     assert guest.page.evaluate(SHOWN_IN_LIST, [accept, "transfers"])
     guest.page.click('.transfer[data-name="offered.txt"] button[data-action="decline"]')
+    declined = wait_for_transfer(guest, "offered.txt", "in", "declined")
+    assert declined["status"] == "You declined the file."
+    assert not guest.page.is_visible('.transfer[data-name="offered.txt"] progress')

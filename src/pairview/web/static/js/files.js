@@ -385,7 +385,7 @@ class IncomingTransfer extends Transfer {
     view.button("Accept", "accept", () => this.accept());
     view.button("Decline", "decline", () => {
       this.sendMessage(protocol.fileDecline("The guest declined the file."));
-      this.finish("declined", "Declined.");
+      this.finish("declined", "You declined the file.");
     });
     channel.addEventListener("message", (event) => this.receive(event.data));
     channel.addEventListener("close", () => {
