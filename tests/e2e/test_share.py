@@ -279,6 +279,11 @@ def test_ctrl_c_ends_room_for_every_guest(
     code = share.wait(timeout=20)
 
     assert code == 0, share.output
+    closing = next(i for i, line in enumerate(share.lines) if "Closing the room" in line)
+    departures = [i for i, line in enumerate(share.lines) if re.search(r" left \(peer ", line)]
+    # The guests leave because the room closes, and the terminal prints that first.
+    assert len(departures) == 2, share.output
+    assert closing < min(departures), share.output
     assert any(line.endswith(" Room closed.") for line in share.lines), share.output
     for page in pages:
         wait_for_state(page, "ended", timeout=10)

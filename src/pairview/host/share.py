@@ -197,6 +197,8 @@ class Share:
 
     async def _end(self, signaling_task: asyncio.Task[None]) -> None:
         """Tell every guest the room is over, by data channel and by signaling, then close."""
+        # Printed first, so that the departures printed next read as its result.
+        self._output.info("Closing the room: every guest is told that it ended.")
         for peer in self._peers.values():
             peer.send_goodbye()
         signaling = self._signaling
