@@ -582,6 +582,43 @@ def test_file_from_guest_to_guest(
     assert files_in(downloads) == before
 
 
+def test_file_to_everyone_from_page(
+    host: ShareProcess, browser: Any, guests: list[Guest], tmp_path: Path
+) -> None:
+    """A file sent to everyone reaches the host and another guest with its hash intact."""
+    jun = enter(browser, host, "Jun", guests)
+    kai = enter(browser, host, "Kai", guests)
+    source = tmp_path / "for-everyone.bin"
+    expected = random_file(source, 6 * MB)
+    mark = host.mark()
+
+    target(jun, "all")
+    jun.page.set_input_files("#file-input", str(source))
+    host.wait_for_line(r"Jun \(peer \S+\) sends you 'for-everyone.bin'", after=mark)
+    host.type("y")
+    accept = (
+        '.transfer[data-direction="in"][data-name="for-everyone.bin"] button[data-action="accept"]'
+    )
+    kai.page.wait_for_selector(accept)
+    with kai.page.expect_download(timeout=seconds(60) * 1000) as download_info:
+        kai.page.click(accept)
+    saved = tmp_path / "kai-got.bin"
+    download_info.value.save_as(saved)
+    line = host.wait_for_line(r"Saved 'for-everyone.bin' from Jun .* as (.+): 6.0 MB", after=mark)
+    saved_by_host = Path(line.split(" as ", 1)[1].rsplit(": 6.0 MB", 1)[0])
+
+    assert sha256(saved) == expected
+    assert sha256(saved_by_host) == expected
+    sent = jun.page.evaluate(
+        "() => [...document.querySelectorAll('.transfer[data-direction=\"out\"]')]"
+        ".filter((t) => t.dataset.name === 'for-everyone.bin').length"
+    )
+    assert sent == 2
+    for receiver in ("Host", "Kai"):
+        copy = f'.transfer[data-direction="out"]:has-text("for-everyone.bin to {receiver}")'
+        jun.page.wait_for_selector(f'{copy}[data-state="complete"]', timeout=seconds(30) * 1000)
+
+
 # Sends a file offer of another protocol version on a channel of the page's
 # own and returns the host's first reply.
 OFFER_FROM_THE_FUTURE = """async () => {
