@@ -136,7 +136,7 @@ class Guest:
                 if pc is not self.pc or isinstance(data, bytes):
                     return
                 self.last_ping = time.monotonic()
-                message = control_message_adapter.validate_python(json.loads(data))
+                message = control_message_adapter.validate_json(data)
                 if isinstance(message, Ping):
                     channel.send(Pong(sequence=message.sequence).model_dump_json())
 
