@@ -55,6 +55,38 @@ def offline_page() -> Iterator[Any]:
             browser.close()
 
 
+# The page's scripts, served to pages of `module_page` under /static/.
+STATIC = Path(__file__).parents[2] / "src/pairview/web/static"
+
+
+@contextlib.contextmanager
+def module_page(origin: str, html: str) -> Iterator[Any]:
+    """Yield an offline page that shows `html` at `origin` and may import the page's modules.
+
+    Playwright fulfils every request to `origin` itself: the document at "/",
+    the repository's scripts under "/static/", and "not found" for the rest,
+    so no request leaves the browser. The page sets `window.ready` when its
+    own script has run.
+    """
+
+    def answer(route: Any) -> None:
+        path = route.request.url.removeprefix(origin)
+        if path == "/":
+            route.fulfill(body=html, content_type="text/html")
+            return
+        file = (STATIC / path.removeprefix("/static/")).resolve()
+        if not path.startswith("/static/") or not file.is_file() or STATIC not in file.parents:
+            route.fulfill(status=404, body=f"no such file: {path}")
+            return
+        route.fulfill(body=file.read_bytes(), content_type="text/javascript")
+
+    with offline_page() as opened:
+        opened.route(f"{origin}/**", answer)
+        opened.goto(f"{origin}/")
+        opened.wait_for_function("window.ready === true")
+        yield opened
+
+
 # Colour distance, per channel, within which a decoded video pixel matches the
 # colour drawn on the host: VP8 at 4:2:0 moves flat colours by a few units.
 COLOUR_TOLERANCE = 24

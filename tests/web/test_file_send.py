@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.support.browser import offline_page
+from tests.support.browser import module_page
 from tests.support.timing import wait_for
 
 pytestmark = pytest.mark.e2e
 
-STATIC = Path(__file__).parents[2] / "src/pairview/web/static"
 # Playwright serves every request to these origins. Only the first is a secure
 # context, where the page has crypto.subtle.
 SECURE = "https://pairview.test"
@@ -183,24 +181,8 @@ window.ready = true;
 """
 
 
-@contextlib.contextmanager
-def sender_page(origin: str) -> Iterator[Any]:
-    def answer(route: Any) -> None:
-        path = route.request.url.removeprefix(origin)
-        if path == "/":
-            route.fulfill(body=PAGE, content_type="text/html")
-            return
-        file = (STATIC / path.removeprefix("/static/")).resolve()
-        if not path.startswith("/static/") or not file.is_file() or STATIC not in file.parents:
-            route.fulfill(status=404, body=f"no such file: {path}")
-            return
-        route.fulfill(body=file.read_bytes(), content_type="text/javascript")
-
-    with offline_page() as opened:
-        opened.route(f"{origin}/**", answer)
-        opened.goto(f"{origin}/")
-        opened.wait_for_function("window.ready === true")
-        yield opened
+def sender_page(origin: str) -> contextlib.AbstractContextManager[Any]:
+    return module_page(origin, PAGE)
 
 
 def sha256(data: bytes) -> str:
