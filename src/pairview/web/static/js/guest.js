@@ -17,6 +17,23 @@ const LOST_REPEAT_MS = 3000;
 // A new connection that has not opened its control channel by then is lost too.
 const SETUP_TIMEOUT_MS = 10000;
 
+/**
+ * Run `action` once, when `channel` is open: at once if it already is.
+ *
+ * A channel that the host opens arrives already open, so the page does not
+ * rely on its "open" event alone to say hello.
+ */
+export function whenOpen(channel, action) {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    action();
+  };
+  channel.addEventListener("open", once);
+  if (channel.readyState === "open") once();
+}
+
 export class HostConnection extends EventTarget {
   /**
    * @param {import("./signaling.js").Signaling} signaling
@@ -135,7 +152,7 @@ export class HostConnection extends EventTarget {
 
   attachControl(channel) {
     this.control = channel;
-    channel.addEventListener("open", () => {
+    whenOpen(channel, () => {
       this.lastPing = performance.now();
       channel.send(JSON.stringify(protocol.hello(this.name)));
     });
@@ -176,7 +193,7 @@ export class HostConnection extends EventTarget {
 
   attachChat(channel) {
     this.chat = channel;
-    channel.addEventListener("open", () => channel.send(JSON.stringify(protocol.chatHello())));
+    whenOpen(channel, () => channel.send(JSON.stringify(protocol.chatHello())));
     channel.addEventListener("message", (event) => {
       const message = protocol.parseChatMessage(event.data);
       if (message === null) return;
