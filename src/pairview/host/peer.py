@@ -480,6 +480,8 @@ class GuestPeer:
         self.last_pong = time.monotonic()
         if self._ping_task is None:
             self._ping_task = asyncio.create_task(self._ping())
+        if self._hello_received:
+            self._greet()
 
     def _send_connection_kind(self) -> None:
         """Send the page its connection's classification once both it and the channel exist.
@@ -542,6 +544,13 @@ class GuestPeer:
             self.send_control(VersionError(expected=CONTROL_VERSION, received=message.version))
             return
         self._hello_received = True
+        # aiortc delivers messages on a channel before the guest's acknowledgement
+        # opens it, and send_control drops anything sent before then.
+        if self._control is not None and self._control.readyState == "open":
+            self._greet()
+
+    def _greet(self) -> None:
+        """Start a guest whose hello arrived: its view, its grants and the cursors."""
         if not self._visible:
             self.send_control(ViewState(visible=False))
         self._events.control_opened(self, self.send_control)
