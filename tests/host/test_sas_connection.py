@@ -41,6 +41,15 @@ def codes(host: RTCPeerConnection, guest: RTCPeerConnection) -> tuple[str | None
     )
 
 
+def opening(channel: RTCDataChannel) -> asyncio.Event:
+    """Return an event that is set once `channel` is open."""
+    event = asyncio.Event()
+    channel.on("open", event.set)
+    if channel.readyState == "open":
+        event.set()
+    return event
+
+
 def received(channel: RTCDataChannel) -> asyncio.Queue[str | bytes]:
     queue: asyncio.Queue[str | bytes] = asyncio.Queue()
     channel.on("message", queue.put_nowait)
@@ -67,6 +76,7 @@ async def test_man_in_the_middle_shows_different_codes() -> None:
     async with peers(4) as (host, guest, toward_host, toward_guest):
         host_channel = host.createDataChannel("control")
         relay_to_guest = toward_guest.createDataChannel("control")
+        opened = [opening(channel) for channel in (host_channel, relay_to_guest)]
         from_host: asyncio.Queue[RTCDataChannel] = asyncio.Queue()
         toward_host.on("datachannel", from_host.put_nowait)
         from_relay: asyncio.Queue[RTCDataChannel] = asyncio.Queue()
@@ -80,6 +90,10 @@ async def test_man_in_the_middle_shows_different_codes() -> None:
         async with asyncio.timeout(TIMEOUT):
             relay_from_host = await from_host.get()
             guest_channel = await from_relay.get()
+            # The answering side has a channel before the offering side has
+            # the acknowledgement that opens its own.
+            for channel_open in opened:
+                await channel_open.wait()
         relay_from_host.on("message", relay_to_guest.send)
         at_guest = received(guest_channel)
         host_channel.send("hello through the middle")
