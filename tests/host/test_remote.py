@@ -17,7 +17,7 @@ from pairview.host.capture import Region
 from pairview.host.console import Console
 from pairview.host.input.base import Injected, MouseButton
 from pairview.host.output import ShareOutput
-from pairview.host.remote import INPUT_BURST, RemoteControl, _log_failure
+from pairview.host.remote import INPUT_BURST, RemoteControl, _FailureLog
 from pairview.protocol.control import (
     Button,
     Capability,
@@ -407,9 +407,13 @@ def test_injection_failure_logged(
     caplog: pytest.LogCaptureFixture, error: Exception, level: int, traceback: bool
 ) -> None:
     caplog.set_level(logging.WARNING, logger="pairview.host.remote")
-    injection: Future[None] = Future()
-    injection.set_exception(error)
-    _log_failure(injection)
-    [record] = caplog.records
-    assert record.levelno == level
-    assert (record.exc_info is not None) is traceback
+    failures = _FailureLog()
+    for _ in range(2):
+        injection: Future[None] = Future()
+        injection.set_exception(error)
+        failures.log(injection)
+    # A closed display is reported once however many injections it stopped.
+    records = caplog.records
+    assert len(records) == (1 if level == logging.WARNING else 2)
+    assert records[0].levelno == level
+    assert (records[0].exc_info is not None) is traceback

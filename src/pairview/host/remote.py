@@ -121,6 +121,7 @@ class RemoteControl:
         self._unavailable = "remote control has not started"
         self._panic: PanicShortcut | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pairview-input")
+        self._failures = _FailureLog()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._key_refs: Counter[str] = Counter()
@@ -470,7 +471,7 @@ class RemoteControl:
         if self._injector is None:
             return None
         future = self._executor.submit(function, *args)
-        future.add_done_callback(_log_failure)
+        future.add_done_callback(self._failures.log)
         return future
 
     def _submit_key(self, peer_id: str, function: Callable[[str], Injected], value: str) -> None:
@@ -744,13 +745,20 @@ def _clamp(value: float) -> float:
     return min(1.0, max(0.0, value))
 
 
-def _log_failure(future: Future[Any]) -> None:
-    if future.cancelled():
-        return
-    error = future.exception()
-    if error is None:
-        return
-    if display_closed(error):
-        logger.warning("input injection stopped: the X display closed")
-    else:
-        logger.error("input injection failed", exc_info=error)
+class _FailureLog:
+    """The log of failed injections: a closed display once, any other error each time."""
+
+    def __init__(self) -> None:
+        self._display_closed = False
+
+    def log(self, future: Future[Any]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is None:
+            return
+        if not display_closed(error):
+            logger.error("input injection failed", exc_info=error)
+        elif not self._display_closed:
+            self._display_closed = True
+            logger.warning("input injection stopped: the X display closed")
