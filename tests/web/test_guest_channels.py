@@ -21,6 +21,7 @@ ORIGIN = "https://pairview.test"
 PAGE = """<!doctype html>
 <script type="module">
 import { HostConnection } from "/static/js/guest.js";
+import { CONTROL_VERSION } from "/static/js/protocol.js";
 
 // Stands in for an RTCDataChannel that the host opened: keeps what the page sends.
 class RecordingChannel extends EventTarget {
@@ -33,9 +34,10 @@ class RecordingChannel extends EventTarget {
   send(data) { this.sent.push(JSON.parse(data).type); }
 }
 
-// Attaches a control and a chat channel in `readyState`, then fires "open" on
-// both if `fireOpen`, and returns the types of the messages the page sent.
-window.attach = (readyState, fireOpen) => {
+// Attaches a control and a chat channel in `readyState`, fires "open" on both
+// if `fireOpen`, delivers the host's hello `hellos` times on the control
+// channel, and returns the types of the messages the page sent on each.
+window.attach = (readyState, fireOpen, hellos) => {
   const host = new HostConnection({ send() {} }, "Robin");
   clearInterval(host.watch);
   const control = new RecordingChannel("control", readyState);
@@ -47,6 +49,10 @@ window.attach = (readyState, fireOpen) => {
       channel.readyState = "open";
       channel.dispatchEvent(new Event("open"));
     }
+  }
+  for (let i = 0; i < hellos; i++) {
+    const data = JSON.stringify({ type: "hello", version: CONTROL_VERSION, name: "Host" });
+    control.dispatchEvent(new MessageEvent("message", { data }));
   }
   return { control: control.sent, chat: chat.sent };
 };
@@ -66,14 +72,16 @@ def page() -> Iterator[Any]:
     [("open", False), ("open", True), ("connecting", True)],
     ids=["open-without-event", "open-with-event", "opens-later"],
 )
-def test_hello_sent_once(page: Any, ready_state: str, fire_open: bool) -> None:
-    """The page greets on each channel exactly once, whether or not "open" fires."""
-    sent = page.evaluate("([state, fire]) => window.attach(state, fire)", [ready_state, fire_open])
+def test_hello_in_reply_once(page: Any, ready_state: str, fire_open: bool) -> None:
+    """The page greets on each channel once, after the host's hello, whether or not "open" fires."""
+    sent = page.evaluate(
+        "([state, fire]) => window.attach(state, fire, 2)", [ready_state, fire_open]
+    )
     assert sent["control"] == ["hello"]
     assert sent["chat"] == ["hello"]
 
 
-def test_no_hello_before_open(page: Any) -> None:
-    sent = page.evaluate("() => window.attach('connecting', false)")
+def test_no_hello_before_host_hello(page: Any) -> None:
+    sent = page.evaluate("() => window.attach('open', true, 0)")
     assert sent["control"] == []
     assert sent["chat"] == []

@@ -21,7 +21,7 @@ const SETUP_TIMEOUT_MS = 10000;
  * Run `action` once, when `channel` is open: at once if it already is.
  *
  * A channel that the host opens arrives already open, so the page does not
- * rely on its "open" event alone to say hello.
+ * rely on its "open" event alone.
  */
 export function whenOpen(channel, action) {
   let done = false;
@@ -48,6 +48,10 @@ export class HostConnection extends EventTarget {
     this.hostId = null;
     this.connectionId = null;
     this.control = null;
+    // Whether the host's hello arrived on this connection's control channel,
+    // and what waits for it.
+    this.greeted = false;
+    this.afterGreeting = [];
     this.connectionType = null;
     this.createdAt = 0;
     this.lastPing = null;
@@ -88,6 +92,12 @@ export class HostConnection extends EventTarget {
 
   emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  /** Run `action` once the host's hello has arrived on this connection. */
+  whenGreeted(action) {
+    if (this.greeted) action();
+    else this.afterGreeting.push(action);
   }
 
   async handleOffer(message) {
@@ -152,10 +162,7 @@ export class HostConnection extends EventTarget {
 
   attachControl(channel) {
     this.control = channel;
-    whenOpen(channel, () => {
-      this.lastPing = performance.now();
-      channel.send(JSON.stringify(protocol.hello(this.name)));
-    });
+    whenOpen(channel, () => { this.lastPing = performance.now(); });
     channel.addEventListener("close", () => {
       if (channel === this.control) this.emit("control-closed", {});
     });
@@ -166,6 +173,14 @@ export class HostConnection extends EventTarget {
       if (message.type === "ping") {
         if (channel.readyState === "open") channel.send(JSON.stringify(protocol.pong(message.sequence)));
       } else if (message.type === "hello") {
+        // The page sends its hello in reply: a hello sent as soon as the
+        // channel arrived now and then never reached the host (about one join
+        // in a hundred), and the host starts a guest only on its hello.
+        if (channel === this.control && !this.greeted) {
+          channel.send(JSON.stringify(protocol.hello(this.name)));
+          this.greeted = true;
+          for (const action of this.afterGreeting.splice(0)) action();
+        }
         if (message.version !== protocol.CONTROL_VERSION) {
           this.emit("version-error", { host: message.version, page: protocol.CONTROL_VERSION });
         } else {
@@ -193,7 +208,10 @@ export class HostConnection extends EventTarget {
 
   attachChat(channel) {
     this.chat = channel;
-    whenOpen(channel, () => channel.send(JSON.stringify(protocol.chatHello())));
+    // Sent after the host's control hello, for the same reason as the page's own.
+    whenOpen(channel, () => this.whenGreeted(() => {
+      if (channel === this.chat && channel.readyState === "open") channel.send(JSON.stringify(protocol.chatHello()));
+    }));
     channel.addEventListener("message", (event) => {
       const message = protocol.parseChatMessage(event.data);
       if (message === null) return;
@@ -244,6 +262,8 @@ export class HostConnection extends EventTarget {
     }
     this.control = null;
     this.chat = null;
+    this.greeted = false;
+    this.afterGreeting = [];
     this.microphoneSender = null;
     this.connectionId = null;
     this.connectionType = null;
