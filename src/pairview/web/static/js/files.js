@@ -88,9 +88,15 @@ class FileSource {
   }
 
   receive(message) {
-    if (message.type === "block") this.blocks.push(message.bytes);
-    else if (message.type === "hash") this.resolveHash(message.hex);
-    else if (message.type === "error") this.fail(message.message);
+    if (message.type === "block") {
+      // A closed source drops blocks still arriving, which the worker posted
+      // before the close, so they are not kept while other receivers go on.
+      if (!this.closed) this.blocks.push(message.bytes);
+    } else if (message.type === "hash") {
+      this.resolveHash(message.hex);
+    } else if (message.type === "error") {
+      this.fail(message.message);
+    }
     this.wake();
   }
 
