@@ -174,8 +174,9 @@ export class HostConnection extends EventTarget {
         if (channel.readyState === "open") channel.send(JSON.stringify(protocol.pong(message.sequence)));
       } else if (message.type === "hello") {
         // The page sends its hello in reply: a hello sent as soon as the
-        // channel arrived now and then never reached the host (about one join
-        // in a hundred), and the host starts a guest only on its hello.
+        // channel arrived now and then never reached the host (roughly one
+        // join in a hundred in the browser tests), and the host starts a
+        // guest only on its hello.
         if (channel === this.control && !this.greeted) {
           channel.send(JSON.stringify(protocol.hello(this.name)));
           this.greeted = true;
