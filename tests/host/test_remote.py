@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
@@ -17,7 +18,15 @@ from pairview.host.capture import Region
 from pairview.host.console import Console
 from pairview.host.input.base import Injected, MouseButton
 from pairview.host.output import ShareOutput
-from pairview.host.remote import INPUT_BURST, RemoteControl, _FailureLog
+from pairview.host.remote import (
+    CURSOR_INTERVAL,
+    INPUT_BURST,
+    POINTER_STILL_AFTER,
+    STILL_POLL_INTERVAL,
+    PointerSchedule,
+    RemoteControl,
+    _FailureLog,
+)
 from pairview.protocol.control import (
     Button,
     Capability,
@@ -319,6 +328,93 @@ async def test_panic_revokes_everyone(
     assert second.states()[-1].reason is ControlReason.PANIC
     assert injector.calls[-1] == ("release_button", MouseButton.MAIN)
     assert not remote.grants.allows("b", Capability.KEYBOARD)
+
+
+def intervals(times: list[float]) -> list[float]:
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+
+def test_pointer_schedule_slows_when_still() -> None:
+    schedule = PointerSchedule()
+    looked: list[float] = []
+    tick = 0
+    for tick in range(1, 200):
+        now = tick * CURSOR_INTERVAL
+        if schedule.due(now):
+            # The pointer moves on the first lookup, then stays still.
+            schedule.looked(now, moved=not looked)
+            looked.append(now)
+    first = looked[0]
+    # While the last movement is recent: a lookup on every tick.
+    moving = [at for at in looked if at < first + POINTER_STILL_AFTER - CURSOR_INTERVAL / 2]
+    assert len(moving) == round(POINTER_STILL_AFTER / CURSOR_INTERVAL)
+    assert moving == pytest.approx([first + n * CURSOR_INTERVAL for n in range(len(moving))])
+    still = [at for at in looked if at >= first + POINTER_STILL_AFTER]
+    gaps = intervals(still)
+    assert gaps
+    # Once still: one lookup on the first tick after each STILL_POLL_INTERVAL.
+    slowest = STILL_POLL_INTERVAL + CURSOR_INTERVAL
+    assert all(STILL_POLL_INTERVAL - 1e-9 <= gap <= slowest + 1e-9 for gap in gaps), gaps
+    # A movement seen brings back a lookup on every tick.
+    schedule.looked(still[-1], moved=True)
+    assert schedule.due(still[-1] + CURSOR_INTERVAL)
+
+
+class SteppingClock:
+    """A clock that moves on by `step` seconds each time it is read."""
+
+    def __init__(self, step: float) -> None:
+        self.step = step
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+class MovablePointer(RecordingInjector):
+    def __init__(self, clock: SteppingClock) -> None:
+        super().__init__()
+        self.position = (600, 300)
+        self.clock = clock
+        self.lookups: list[float] = []
+
+    def pointer_position(self) -> tuple[int, int] | None:
+        self.lookups.append(self.clock.now)
+        return self.position
+
+
+async def test_still_host_pointer_looked_up_less(output: ShareOutput) -> None:
+    clock = SteppingClock(step=0.05)
+    injector = MovablePointer(clock)
+    remote = RemoteControl(output, REGION, lambda: injector, clock=clock)
+    await remote.start(None)
+    try:
+        bob = join(remote, "b", "Bob")
+        await until(lambda: clock.now > 2 * POINTER_STILL_AFTER, "two seconds on the clock")
+        settled = [at for at in injector.lookups if at > injector.lookups[0] + POINTER_STILL_AFTER]
+        gaps = intervals(settled)
+        assert gaps
+        assert min(gaps) >= STILL_POLL_INTERVAL - 1e-9
+
+        injector.position = (700, 400)
+        looked_before = len(injector.lookups)
+
+        def host_moved() -> bool:
+            return any(
+                cursor.id == "host" and cursor.x == 0.6005
+                for message in bob.messages
+                if isinstance(message, Cursors)
+                for cursor in message.cursors
+            )
+
+        await until(host_moved, "the host's cursor at its new place")
+        # Once the movement is seen, the lookups come on every tick again.
+        await until(lambda: len(injector.lookups) >= looked_before + 4, "more lookups")
+        after = injector.lookups[looked_before:]
+        assert after[3] - after[1] < STILL_POLL_INTERVAL
+    finally:
+        await remote.close()
 
 
 async def test_cursors_relayed_to_others(remote: RemoteControl) -> None:

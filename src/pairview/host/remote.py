@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -72,6 +73,12 @@ T = TypeVar("T")
 INPUT_RATE = 200.0
 INPUT_BURST = 400
 CURSOR_INTERVAL = 1 / 30
+# The host's pointer is looked up on every tick while it moves, and every
+# STILL_POLL_INTERVAL once it has not moved for POINTER_STILL_AFTER. Each
+# lookup is an X server round trip on the injection thread and costs the
+# event loop time that a file transfer or the video could use.
+POINTER_STILL_AFTER = 1.0
+STILL_POLL_INTERVAL = 0.2
 MAINTAIN_INTERVAL = 0.5
 REJECTION_REPORT_INTERVAL = 10.0
 HOST_CURSOR_ID = "host"
@@ -94,6 +101,23 @@ class _Guest:
     rejected: Counter[str] = field(default_factory=Counter)
     reported: int = 0
     question: Question | None = None
+
+
+class PointerSchedule:
+    """A timetable for host pointer lookups: every tick while it moves, fewer while it is still."""
+
+    def __init__(self) -> None:
+        self._moved_at = -math.inf
+        self._looked_at = -math.inf
+
+    def due(self, now: float) -> bool:
+        moving = now - self._moved_at < POINTER_STILL_AFTER
+        return moving or now - self._looked_at >= STILL_POLL_INTERVAL
+
+    def looked(self, now: float, moved: bool) -> None:
+        self._looked_at = now
+        if moved:
+            self._moved_at = now
 
 
 class RemoteControl:
@@ -128,6 +152,7 @@ class RemoteControl:
         self._button_refs: Counter[MouseButton] = Counter()
         self._host_position: tuple[float, float] | None = None
         self._host_dirty = False
+        self._pointer_schedule = PointerSchedule()
         self._removed: list[str] = []
         self._next_colour = 1
 
@@ -531,8 +556,9 @@ class RemoteControl:
             now = self._clock()
             for change in self.grants.expire(now):
                 self._apply(change)
-            if any(guest.send is not None for guest in self._guests.values()):
-                await self._poll_host_pointer()
+            watched = any(guest.send is not None for guest in self._guests.values())
+            if watched and self._pointer_schedule.due(now):
+                await self._poll_host_pointer(now)
             self._flush_cursors()
             if now - last_maintain >= MAINTAIN_INTERVAL and self._injector is not None:
                 self._submit(self._injector.maintain)
@@ -541,7 +567,7 @@ class RemoteControl:
                 self._report_rejections()
                 last_report = now
 
-    async def _poll_host_pointer(self) -> None:
+    async def _poll_host_pointer(self, now: float) -> None:
         if self._injector is None:
             return
         future = self._submit(self._injector.pointer_position)
@@ -550,6 +576,7 @@ class RemoteControl:
         try:
             pixels = await asyncio.wrap_future(future)
         except Exception:  # logged by the future's callback
+            self._pointer_schedule.looked(now, moved=False)
             return
         position = None
         region = self._region
@@ -557,7 +584,9 @@ class RemoteControl:
             x, y = pixels[0] - region.left, pixels[1] - region.top
             if 0 <= x < region.width and 0 <= y < region.height:
                 position = ((x + 0.5) / region.width, (y + 0.5) / region.height)
-        if position != self._host_position:
+        moved = position != self._host_position
+        self._pointer_schedule.looked(now, moved)
+        if moved:
             self._host_position = position
             self._host_dirty = True
 
