@@ -13,7 +13,8 @@ import os
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from types import SimpleNamespace
+from typing import Any, TypeVar
 
 import pytest
 from aiortc import RTCDataChannel, RTCPeerConnection
@@ -322,3 +323,81 @@ async def test_guest_peer_uses_host_transport(
         assert isinstance(peer.pc.sctp, sctp.HostSctpTransport)
     finally:
         await peer.pc.close()
+
+
+class SlowUplink:
+    """A UDP transport stand-in that sends at `rate` bytes a second and queues the rest.
+
+    It stands for the event loop's own queue of datagrams when the socket is full.
+    """
+
+    def __init__(self, inner: asyncio.DatagramTransport, rate: float) -> None:
+        self.inner = inner
+        self.rate = rate
+        self.queue: deque[tuple[bytes, Any]] = deque()
+        self.queued = 0
+        self.max_queued = 0
+        self._pump = asyncio.ensure_future(self._run())
+
+    def sendto(self, data: bytes, addr: Any = None) -> None:
+        self.queue.append((data, addr))
+        self.queued += len(data)
+        self.max_queued = max(self.max_queued, self.queued)
+
+    def get_write_buffer_size(self) -> int:
+        return self.queued
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def _run(self) -> None:
+        interval = 0.005
+        while True:
+            await asyncio.sleep(interval)
+            budget = self.rate * interval
+            while self.queue and budget > 0:
+                data, addr = self.queue.popleft()
+                self.queued -= len(data)
+                budget -= len(data)
+                self.inner.sendto(data, addr)
+
+    def stop(self) -> None:
+        """Stop sending what is queued; the connection stays open."""
+        self._pump.cancel()
+
+    def close(self) -> None:
+        self.stop()
+        self.inner.close()
+
+
+def slow_uplink(pc: RTCPeerConnection, rate: float) -> SlowUplink:
+    """Put a SlowUplink under the ICE pair that `pc` sends on."""
+    assert pc.sctp is not None
+    connection = pc.sctp.transport.transport._connection
+    protocol = connection._nominated[1].protocol
+    uplink = SlowUplink(protocol.transport, rate)
+    protocol.transport = uplink  # type: ignore[assignment]  # a stand-in with the same calls
+    return uplink
+
+
+async def test_slow_uplink_keeps_local_queue_short() -> None:
+    payload = os.urandom(2 * 1024 * 1024)
+    async with channel_pair() as (sender, channel, _receiver, messages):
+        uplink = slow_uplink(sender, rate=1_000_000)
+        try:
+            sending = asyncio.ensure_future(send_all(channel, payload))
+            received = await receive(messages, len(payload))
+            await sending
+        finally:
+            uplink.stop()
+    assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
+    # The backlog check comes before each burst of at most four chunks.
+    assert uplink.max_queued <= sctp.LOCAL_BACKLOG + 4 * (USERDATA_MAX_LENGTH + 100)
+    assert transport(sender).backlog_waits > 0
+
+
+def test_backlog_without_ice_pair_is_zero() -> None:
+    # Before ICE nominates a pair, and where aioice's state is not as expected.
+    for connection in (SimpleNamespace(_nominated={}), None, SimpleNamespace()):
+        dtls = SimpleNamespace(transport=SimpleNamespace(_connection=connection))
+        assert sctp.datagram_backlog(dtls) == 0  # type: ignore[arg-type]
