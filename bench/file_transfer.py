@@ -652,7 +652,7 @@ def _wait_complete(guest: Any, name: str) -> dict[str, float]:
 def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
-    from tests.support.control_session import CHROMIUM_FLAGS, chromium_wrapper, join, share
+    from tests.support.control_session import join, launch_in_guest, share
     from tests.support.netns import lan
     from tests.support.xvfb import xvfb
 
@@ -703,8 +703,7 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
             share(net, display.name, folder / "share", *options) as host,
             sync_playwright() as playwright,
         ):
-            wrapper = chromium_wrapper(net, folder)
-            browser = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_FLAGS)
+            browser = launch_in_guest(playwright, net, folder)
             try:
                 watch = BOUNDED_WAITS + WATCH_TRANSFERS
                 guest = join(browser, host.link, "Bench", init_script=watch)

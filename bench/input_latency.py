@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.control_apps import Recorder, recorder
-from tests.support.control_session import CHROMIUM_FLAGS, chromium_wrapper, join, share
+from tests.support.control_session import join, launch_in_guest, share
 from tests.support.netns import lan
 from tests.support.xvfb import xvfb
 
@@ -122,8 +122,7 @@ def run(count: int) -> dict[str, list[float]]:
         share(net, display.name, Path(directory), "--allow-control") as host,
         sync_playwright() as playwright,
     ):
-        wrapper = chromium_wrapper(net, Path(directory))
-        browser = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_FLAGS)
+        browser = launch_in_guest(playwright, net, Path(directory))
         try:
             reference = measure_reference(display.name, app, count)
             guest = join(browser, host.link, "Bench", init_script=DISPATCH_HOOK)

@@ -85,7 +85,7 @@ class Phase:
 def read_stats(page: Any) -> dict[str, Any]:
     stats: dict[str, Any] | None = page.evaluate(READ_STATS)
     if stats is None or "frames" not in stats:
-        raise RuntimeError("the guest page has no video statistics yet")
+        raise RuntimeError("video statistics missing in the guest page: no video arrived yet")
     return stats
 
 
@@ -135,7 +135,7 @@ def send_round(host: Any, guest: Any, folder: Path, size: int, number: int) -> t
     seconds = time.monotonic() - started
     times = guest.page.evaluate("(name) => window.benchTimes[name]", name)
     if "complete" not in times:
-        raise RuntimeError(f"the transfer of {name} did not complete: {times}")
+        raise RuntimeError(f"the transfer of {name} failed: {times}")
     download.value.delete()
     source.unlink()
     return phase, size / seconds / MB
@@ -147,7 +147,7 @@ def run(
     from playwright.sync_api import sync_playwright
 
     from bench.processes import scene_running
-    from tests.support.control_session import CHROMIUM_FLAGS, chromium_wrapper, join, share
+    from tests.support.control_session import join, launch_in_guest, share
     from tests.support.netns import lan
     from tests.support.xvfb import xvfb
 
@@ -166,8 +166,7 @@ def run(
             share(net, display.name, folder / "share", *options, "--speaker", "none") as host,
             sync_playwright() as playwright,
         ):
-            wrapper = chromium_wrapper(net, folder)
-            browser = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_FLAGS)
+            browser = launch_in_guest(playwright, net, folder)
             try:
                 init = BOUNDED_WAITS + WATCH_TRANSFERS
                 guest = join(browser, host.link, "Watcher", init_script=init)

@@ -18,13 +18,12 @@ import pytest
 
 from tests.support.control_apps import Recorder, recorder
 from tests.support.control_session import (
-    CHROMIUM_FLAGS,
     Guest,
     ShareProcess,
     buttons_down,
-    chromium_wrapper,
     join,
     keys_down,
+    launch_in_guest,
     press_local_keys,
     share,
 )
@@ -73,9 +72,8 @@ def host(
 def browser(net: Lan, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    wrapper = chromium_wrapper(net, tmp_path_factory.mktemp("chromium"))
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_FLAGS)
+        launched = launch_in_guest(playwright, net, tmp_path_factory.mktemp("chromium"))
         yield launched
         launched.close()
 

@@ -31,6 +31,7 @@ from tests.support.control_session import (
     ShareProcess,
     chromium_wrapper,
     join,
+    launch_in_guest,
     share,
 )
 from tests.support.netns import Lan, NetnsUnavailable, lan
@@ -83,8 +84,7 @@ def playwright() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def browser(net: Lan, playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    wrapper = chromium_wrapper(net, tmp_path_factory.mktemp("chromium"))
-    launched = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_FLAGS)
+    launched = launch_in_guest(playwright, net, tmp_path_factory.mktemp("chromium"))
     yield launched
     launched.close()
 

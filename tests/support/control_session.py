@@ -154,6 +154,12 @@ def chromium_wrapper(net: Lan, directory: Path) -> Path:
     return wrapper
 
 
+def launch_in_guest(playwright: Any, net: Lan, directory: Path) -> Any:
+    """Start headless Chromium inside the guest namespace, its wrapper script in `directory`."""
+    wrapper = chromium_wrapper(net, directory)
+    return playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_FLAGS)
+
+
 @dataclass
 class Guest:
     """One guest's page, joined and playing the host's screen."""

@@ -39,6 +39,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from aiortc import rtcpeerconnection
 from aiortc.rtcdtlstransport import RTCDtlsTransport
@@ -62,7 +64,7 @@ class HostSctpTransport(RTCSctpTransport):
         self._unacknowledged = 0
         self._immediate = False
         self._flush_scheduled = False
-        self._flushes: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         # While False, no chunk in flight is marked for retransmission.
         self._marks_possible = False
         self._recheck: asyncio.TimerHandle | None = None
@@ -97,9 +99,7 @@ class HostSctpTransport(RTCSctpTransport):
     def _flush(self) -> None:
         self._flush_scheduled = False
         if self._sack_needed:
-            task = asyncio.ensure_future(self._send_pending_sack())
-            self._flushes.add(task)
-            task.add_done_callback(self._flushes.discard)
+            self._start(self._send_pending_sack())
 
     async def _send_pending_sack(self) -> None:
         # The association may have closed since the packet arrived, and then no SACK is due.
@@ -161,11 +161,14 @@ class HostSctpTransport(RTCSctpTransport):
 
     def _transmit_again(self) -> None:
         self._recheck = None
-        if self._association_state != self.State.ESTABLISHED:
-            return
-        task = asyncio.ensure_future(self._transmit_quietly())
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
+        if self._association_state == self.State.ESTABLISHED:
+            self._start(self._transmit_quietly())
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` as a task that this transport keeps until it ends."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _transmit_quietly(self) -> None:
         # The connection may have closed since the check was scheduled.
