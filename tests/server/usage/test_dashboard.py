@@ -36,6 +36,13 @@ BACKGROUND = np.array([23, 25, 28])
 TYPE_COLOURS = {"direct": (52, 168, 83), "nat": (251, 188, 4), "relay": (234, 67, 53)}
 
 
+@pytest.fixture(autouse=True)
+def today() -> None:
+    """Date each test's events and checks from the day it starts, since a run may cross midnight."""
+    global TODAY
+    TODAY = datetime.now(UTC).date()
+
+
 def at(day: date, hour: int) -> datetime:
     return datetime(day.year, day.month, day.day, hour, 30, tzinfo=UTC)
 
