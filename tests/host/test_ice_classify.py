@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
+from types import SimpleNamespace
 
+import psutil
 import pytest
 
-from pairview.host.ice import SelectedPair, classify, credential_expiry, turn_urls
+from pairview.host.ice import (
+    SelectedPair,
+    classify,
+    credential_expiry,
+    interface_network,
+    local_networks,
+    turn_urls,
+)
 from pairview.protocol.signaling import ConnectionType, IceServerInfo
 
 LAN = [ipaddress.ip_network("10.1.2.0/24")]
@@ -43,6 +53,45 @@ LAN = [ipaddress.ip_network("10.1.2.0/24")]
 )
 def test_pair_classified(pair: SelectedPair, expected: ConnectionType) -> None:
     assert classify(pair, LAN) is expected
+
+
+@pytest.mark.parametrize(
+    ("address", "netmask", "expected"),
+    [
+        ("192.168.1.20", "255.255.255.0", "192.168.1.0/24"),
+        ("127.0.0.1", "255.0.0.0", "127.0.0.0/8"),
+        ("fd00::2", "ffff:ffff:ffff:ffff::", "fd00::/64"),
+        ("fe80::fc:ff:fe00:1%eth0", "ffff:ffff:ffff:ffff::", "fe80::/64"),
+        ("::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::1/128"),
+        ("fd00::2", "255.255.255.0", None),
+        ("192.168.1.20", "255.0.255.0", None),
+        ("not an address", "255.255.255.0", None),
+    ],
+)
+def test_interface_network(address: str, netmask: str, expected: str | None) -> None:
+    network = interface_network(address, netmask)
+
+    assert (None if network is None else str(network)) == expected
+
+
+def test_local_networks_keep_ipv6(monkeypatch: pytest.MonkeyPatch) -> None:
+    interfaces = {
+        "eth0": [
+            SimpleNamespace(family=socket.AF_INET, address="192.0.2.2", netmask="255.255.255.0"),
+            SimpleNamespace(
+                family=socket.AF_INET6, address="fd00::2", netmask="ffff:ffff:ffff:ffff::"
+            ),
+            SimpleNamespace(family=psutil.AF_LINK, address="02:fc:00:00:00:01", netmask=None),
+        ]
+    }
+    monkeypatch.setattr(psutil, "net_if_addrs", lambda: interfaces)
+
+    networks = local_networks()
+
+    assert [str(network) for network in networks] == ["192.0.2.0/24", "fd00::/64"]
+    # A guest on the same IPv6 LAN, or on this machine, is reached directly.
+    pair = SelectedPair("host", "fd00::2", "prflx", "fd00::9")
+    assert classify(pair, networks) is ConnectionType.DIRECT
 
 
 def test_turn_urls_ordered_udp_tcp_tls() -> None:

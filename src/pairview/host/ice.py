@@ -275,16 +275,41 @@ def _ice_connection(pc: RTCPeerConnection) -> Any:
 
 
 def local_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """The subnets of this machine's interfaces."""
+    """Return the subnets of this machine's interfaces, IPv4 and IPv6."""
     networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
     for addresses in psutil.net_if_addrs().values():
         for address in addresses:
             if address.family not in (socket.AF_INET, socket.AF_INET6) or not address.netmask:
                 continue
-            host = address.address.split("%")[0]
-            with contextlib.suppress(ValueError):
-                networks.append(ipaddress.ip_network(f"{host}/{address.netmask}", strict=False))
+            network = interface_network(address.address, address.netmask)
+            if network is not None:
+                networks.append(network)
     return networks
+
+
+def interface_network(
+    address: str, netmask: str
+) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """Return the subnet of an interface address, or None if either part is invalid.
+
+    psutil gives both families' netmasks as addresses ("255.255.255.0",
+    "ffff:ffff:ffff:ffff::"), and `ipaddress` reads such a netmask for IPv4
+    only, so the mask is turned into a prefix length first. A link-local
+    IPv6 address carries its interface after "%", which is dropped.
+    """
+    try:
+        host = ipaddress.ip_address(address.split("%")[0])
+        mask = ipaddress.ip_address(netmask)
+    except ValueError:
+        return None
+    if host.version != mask.version:
+        return None
+    bits = int(mask)
+    prefix = bin(bits).count("1")
+    # A netmask is ones followed by zeros, so any other bit pattern is invalid.
+    if bits != (1 << mask.max_prefixlen) - (1 << (mask.max_prefixlen - prefix)):
+        return None
+    return ipaddress.ip_network(f"{host}/{prefix}", strict=False)
 
 
 def classify(
