@@ -138,6 +138,8 @@ class Share:
         self._pipeline: VideoPipeline | None = None
         self._signaling: SignalingClient | None = None
         self._room_closed = False
+        # Set once the room starts closing, because a guest dropping then is no loss to report.
+        self._closing = False
         self._ice_plan: IcePlan | None = None
         self._ice_ready = asyncio.Event()
         self._ice_expires_at: int | None = None
@@ -197,6 +199,7 @@ class Share:
 
     async def _end(self, signaling_task: asyncio.Task[None]) -> None:
         """Tell every guest the room is over, by data channel and by signaling, then close."""
+        self._closing = True
         # Printed first, so that the departures printed next read as its result.
         self._output.info("Closing the room: every guest is told that it ended.")
         for peer in self._peers.values():
@@ -488,7 +491,7 @@ class Share:
 
     def connection_lost(self, peer: GuestPeer, reason: str) -> None:
         peer_id = peer.guest.peer_id
-        if self._peers.get(peer_id) is not peer:
+        if self._closing or self._peers.get(peer_id) is not peer:
             return
         self._lost_at.setdefault(peer_id, time.monotonic())
         self._output.connection_lost(peer.guest.name, peer_id, reason)
