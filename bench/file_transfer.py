@@ -31,6 +31,10 @@ counted one starts on a warm process and page. Every aiortc peer, Pairview's
 and the reference's, runs on the event loop that `--event-loop` names:
 uvloop by default, as `pairview share` does.
 
+On a machine that also runs the browser, the receiving event loop waits for
+a CPU behind Chromium's threads. `--pin` gives each side a CPU of its own,
+as two machines would, and the figures vary less from round to round.
+
 Run as root from the repository root: `.venv/bin/python -m bench.file_transfer`.
 It prints the figures and writes them to docs/benchmarks.md, in a section of
 its own between two marker comments.
@@ -49,19 +53,25 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 DOCUMENT = Path(__file__).parents[1] / "docs" / "benchmarks.md"
 START = "<!-- file-transfer:start -->"
 END = "<!-- file-transfer:end -->"
+# A run with --pin has a section of its own, after the run without.
+PINNED_START = "<!-- file-transfer pinned:start -->"
+PINNED_END = "<!-- file-transfer pinned:end -->"
 MB = 1000 * 1000
 CHUNK = 64 * 1024
 HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
 PEER_TIMEOUT = 300.0
 LOOP_VARIABLE = "PAIRVIEW_SHARE_EVENT_LOOP"
+# With --pin, the processes of each network namespace run on one CPU of their own.
+GUEST_CPU = 0
+HOST_CPU = 1
 
 
 # The peer process: one aiortc end of a host-to-host or host-to-browser
@@ -337,6 +347,30 @@ def _receive(channel: Any, size: int, folder: Path, finished: Any) -> None:
 # The parent: namespaces, processes, Chromium, and the report.
 
 
+class Pinning:
+    """The CPUs that each side's processes may use: any CPU, or one CPU a side with --pin."""
+
+    def __init__(self, pin: bool) -> None:
+        self.pin = pin
+
+    @contextlib.contextmanager
+    def side(self, cpu: int) -> Iterator[None]:
+        """Run the processes that the block starts on `cpu` alone, when pinning.
+
+        A child process keeps the CPUs of the thread that started it, and so
+        do the processes it starts in turn, such as Chromium's renderers.
+        """
+        if not self.pin:
+            yield
+            return
+        before = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {cpu})
+        try:
+            yield
+        finally:
+            os.sched_setaffinity(0, before)
+
+
 class Peer:
     """A peer process inside a namespace, spoken to in JSON lines."""
 
@@ -372,14 +406,16 @@ class Peer:
                 stream.close()
 
 
-def host_to_host(net: Any, framing: str, size: int, folder: Path) -> float:
+def host_to_host(net: Any, framing: str, size: int, folder: Path, pinning: Pinning) -> float:
     sender_dir = folder / "sender"
     receiver_dir = folder / "receiver"
     sender_dir.mkdir(parents=True, exist_ok=True)
     receiver_dir.mkdir(parents=True, exist_ok=True)
     (sender_dir / "source.bin").write_bytes(os.urandom(size))
-    sender = Peer(net.host, "sender", framing, size, sender_dir)
-    receiver = Peer(net.guest, "receiver", framing, size, receiver_dir)
+    with pinning.side(HOST_CPU):
+        sender = Peer(net.host, "sender", framing, size, sender_dir)
+    with pinning.side(GUEST_CPU):
+        receiver = Peer(net.guest, "receiver", framing, size, receiver_dir)
     try:
         sender.send({"offer": True})
         receiver.send({"offer": False})
@@ -533,13 +569,21 @@ class BrowserReference:
     """
 
     def __init__(
-        self, net: Any, browser: Any, direction: str, size: int, folder: Path, framing: str
+        self,
+        net: Any,
+        browser: Any,
+        direction: str,
+        size: int,
+        folder: Path,
+        framing: str,
+        pinning: Pinning,
     ) -> None:
         self.size = size
         self.direction = direction
         self.files = framing == "files"
         role = "sender" if direction == "to-browser" else "receiver"
-        self.peer = Peer(net.host, role, framing, size, folder)
+        with pinning.side(HOST_CPU):
+            self.peer = Peer(net.host, role, framing, size, folder)
         self.context = browser.new_context()
         self.context.add_init_script(BOUNDED_WAITS + SENDER_HELPERS)
         self.page = self.context.new_page()
@@ -649,7 +693,9 @@ def _wait_complete(guest: Any, name: str) -> dict[str, float]:
     return times
 
 
-def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[float]]:
+def run(
+    size: int, repeats: int, only: str | None = None, pin: bool = False
+) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
     from tests.support.control_session import join, launch_in_guest, share
@@ -657,6 +703,7 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
     from tests.support.xvfb import xvfb
 
     results: dict[str, list[float]] = {}
+    pinning = Pinning(pin)
 
     def measure(path: str, variants: dict[str, Callable[[int], float]]) -> None:
         """Alternate the reference and Pairview, so that both see the machine's load alike.
@@ -685,25 +732,31 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
     with (
         tempfile.TemporaryDirectory() as directory,
         lan() as net,
-        xvfb(1280, 720) as display,
+        contextlib.ExitStack() as stack,
     ):
+        # The X server belongs to the host, as the screen it shares.
+        with pinning.side(HOST_CPU):
+            display = stack.enter_context(xvfb(1280, 720))
         folder = Path(directory)
         measure(
             "host-host",
             {
-                "plain": lambda r: host_to_host(net, "plain", size, folder / f"p{r}"),
-                "pairview": lambda r: host_to_host(net, "pairview", size, folder / f"f{r}"),
-                "acked": lambda r: host_to_host(net, "acked", size, folder / f"a{r}"),
-                "aiortc": lambda r: host_to_host(net, "aiortc", size, folder / f"o{r}"),
+                "plain": lambda r: host_to_host(net, "plain", size, folder / f"p{r}", pinning),
+                "pairview": lambda r: host_to_host(
+                    net, "pairview", size, folder / f"f{r}", pinning
+                ),
+                "acked": lambda r: host_to_host(net, "acked", size, folder / f"a{r}", pinning),
+                "aiortc": lambda r: host_to_host(net, "aiortc", size, folder / f"o{r}", pinning),
             },
         )
         downloads = folder / "downloads"
         options = ("--downloads-dir", str(downloads), "--microphone", "none", "--speaker", "none")
-        with (
-            share(net, display.name, folder / "share", *options) as host,
-            sync_playwright() as playwright,
-        ):
-            browser = launch_in_guest(playwright, net, folder)
+        with contextlib.ExitStack() as processes:
+            with pinning.side(HOST_CPU):
+                host = processes.enter_context(share(net, display.name, folder / "share", *options))
+            with pinning.side(GUEST_CPU):
+                playwright = processes.enter_context(sync_playwright())
+                browser = launch_in_guest(playwright, net, folder)
             try:
                 watch = BOUNDED_WAITS + WATCH_TRANSFERS
                 guest = join(browser, host.link, "Bench", init_script=watch)
@@ -742,7 +795,9 @@ def run(size: int, repeats: int, only: str | None = None) -> dict[str, list[floa
                         framings = ["plain", "files", "aiortc"]
                         plain: dict[str, Callable[[int], float]] = {}
                         for framing in framings:
-                            reference = BrowserReference(net, browser, path, size, folder, framing)
+                            reference = BrowserReference(
+                                net, browser, path, size, folder, framing, pinning
+                            )
                             references.callback(reference.close)
                             plain[framing] = reference.round_number
                         # Pairview runs right after the plain channel it is compared with.
@@ -781,6 +836,7 @@ def report(
     repeats: int,
     load: tuple[float, float],
     event_loop: str,
+    pin: bool = False,
 ) -> str:
     from pairview.protocol.transfer import PROGRESS_INTERVAL
 
@@ -789,8 +845,9 @@ def report(
         ("host to browser (Chromium)", "to-browser"),
         ("browser to host", "from-browser"),
     ]
+    heading = "### Each side on a CPU of its own" if pin else "## File transfer throughput"
     lines = [
-        "## File transfer throughput",
+        heading,
         "",
         f"Measured by `bench/file_transfer.py` on a machine with {os.cpu_count()} cores "
         f"({platform.system()} {platform.release()}, Python {platform.python_version()}), "
@@ -811,7 +868,14 @@ def report(
         "",
         f"The load average was {load[0]:.1f} when the run began and {load[1]:.1f} when "
         "it ended. Single transfers vary widely on a shared machine, so the variants "
-        "take turns, and each sees the same load.",
+        "take turns, and each sees the same load. "
+        + (
+            f"With `--pin`, the guest side (Chromium, and the receiver host to host) ran on "
+            f"CPU {GUEST_CPU} only and the host side (`pairview share`, its X server and the "
+            f"reference's aiortc peers) on CPU {HOST_CPU} only, as two machines would."
+            if pin
+            else "Every process could run on every CPU."
+        ),
         "",
         "The last column takes each Pairview transfer over the plain one that ran "
         "just before it, and gives the median of these ratios.",
@@ -901,14 +965,23 @@ def _other_references(
     return lines
 
 
-def write_section(text: str) -> None:
-    block = f"{START}\n{text}\n{END}\n"
+def write_section(text: str, pinned: bool = False) -> None:
+    """Replace the run's section in docs/benchmarks.md, or add it.
+
+    A new pinned section goes right after the section of the run without
+    --pin, where there is one.
+    """
+    start, end = (PINNED_START, PINNED_END) if pinned else (START, END)
+    block = f"{start}\n{text}\n{end}\n"
     if DOCUMENT.exists():
         current = DOCUMENT.read_text(encoding="utf-8")
-        if START in current and END in current:
-            before, _, rest = current.partition(START)
-            _, _, after = rest.partition(END)
+        if start in current and end in current:
+            before, _, rest = current.partition(start)
+            _, _, after = rest.partition(end)
             updated = before + block.rstrip("\n") + after
+        elif pinned and END in current:
+            before, _, after = current.partition(END)
+            updated = before + END + "\n\n" + block.rstrip("\n") + after
         else:
             updated = current.rstrip("\n") + "\n\n" + block
     else:
@@ -944,6 +1017,14 @@ def main() -> int:
         "(default: uvloop, as `pairview share` uses)",
     )
     parser.add_argument(
+        "--pin",
+        action="store_true",
+        help=f"run the guest side (Chromium, the receiving peer host to host) on CPU "
+        f"{GUEST_CPU} only and the host side (pairview share, its X server, the reference's "
+        f"aiortc peers) on CPU {HOST_CPU} only, as two machines would; without it, every "
+        "process may use every CPU",
+    )
+    parser.add_argument(
         "--no-write", action="store_true", help="print the figures without updating the docs"
     )
     parser.add_argument(
@@ -956,18 +1037,23 @@ def main() -> int:
         parser.error(f"--size-mb must be between 1 and 1000, got {args.size_mb}")
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
+    if args.pin and not {GUEST_CPU, HOST_CPU} <= os.sched_getaffinity(0):
+        parser.error(
+            f"--pin needs CPUs {GUEST_CPU} and {HOST_CPU}, "
+            f"but this process may use only {sorted(os.sched_getaffinity(0))}"
+        )
     size = args.size_mb * MB
     # `pairview share` reads this setting from its environment, and so do the peers.
     os.environ[LOOP_VARIABLE] = args.event_loop
     load_before = os.getloadavg()[0]
-    results = run(size, args.repeats, args.only)
+    results = run(size, args.repeats, args.only, args.pin)
     if args.only is not None:
         return 0
     load = (load_before, os.getloadavg()[0])
-    text = report(results, size, args.repeats, load, args.event_loop)
+    text = report(results, size, args.repeats, load, args.event_loop, args.pin)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(text, args.pin)
         print(f"\nWritten to {DOCUMENT}")
     return 0
 
