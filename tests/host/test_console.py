@@ -2,13 +2,46 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import TextIO
 
 import pytest
 from rich.console import Console as RichConsole
 
-from pairview.host.console import Command, Console
+from pairview.host.console import Command, Console, TerminalEofLimit
 from pairview.host.output import ShareOutput
+
+
+class ScriptedTerminal:
+    """A terminal that returns the given reads in order: "" is one Ctrl-D on an empty line."""
+
+    def __init__(self, reads: list[str]) -> None:
+        self._reads = deque(reads)
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self) -> str:
+        if not self._reads:
+            raise OSError("the scripted terminal has no more reads")
+        return self._reads.popleft()
+
+    def __iter__(self) -> Iterator[str]:
+        # Like a file object: iteration stops at the first end of file.
+        return iter(self.readline, "")
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait, polling, until `condition()` is true; fail after `timeout` seconds."""
+    async with asyncio.timeout(timeout):
+        # The condition turns true once the console's reader thread delivers a line.
+        while not condition():  # noqa: ASYNC110 - nothing here can set an event
+            await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -112,3 +145,124 @@ async def test_end_of_input_declines_questions(console: Console) -> None:
     await console.run(io.StringIO("/help\n"))
     assert console.closed
     assert answers == [False]
+
+
+async def test_end_of_input_message_once(console: Console, text: io.StringIO) -> None:
+    answers: list[bool] = []
+    console.ask("Allow?", answers.append)
+    await console.run(io.StringIO("hello\n"))
+    shown = text.getvalue()
+    assert shown.count("Standard input ended.") == 1
+    assert "declines file offers and control requests" in shown
+    assert "Ctrl-D does not end the room" not in shown
+    assert answers == [False]
+
+
+async def test_missing_stdin_message_once(
+    console: Console, text: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", None)
+    answers: list[bool] = []
+    console.ask("Allow?", answers.append)
+    await console.run()
+    shown = text.getvalue()
+    assert console.closed
+    assert shown.count("The host app has no standard input.") == 1
+    assert answers == [False]
+
+
+async def test_terminal_eof_keeps_reading(text: io.StringIO) -> None:
+    limit = TerminalEofLimit(count=3, window=60.0, pause=0.0)
+    console = Console(
+        ShareOutput(RichConsole(file=text, width=200, highlight=False)), eof_limit=limit
+    )
+    answers: list[bool] = []
+    lines: list[str] = []
+    console.set_text_handler(lines.append)
+    console.ask("Allow?", answers.append)
+    await console.run(ScriptedTerminal(["", "hello\n", "y\n", "/help\n"]))
+    shown = text.getvalue()
+    assert answers == [True]
+    assert lines == ["hello"]
+    assert shown.count("Ctrl-D does not end the room, and the console keeps reading.") == 1
+    assert "Still waiting: Allow?" in shown
+    assert "list the commands" in shown
+    assert shown.count("Reading standard input failed") == 1
+
+
+async def test_terminal_eof_burst_closes(text: io.StringIO) -> None:
+    limit = TerminalEofLimit(count=3, window=60.0, pause=0.0)
+    console = Console(
+        ShareOutput(RichConsole(file=text, width=200, highlight=False)), eof_limit=limit
+    )
+    answers: list[bool] = []
+    console.ask("Allow?", answers.append)
+    # A line between two ends of file starts the count again.
+    await console.run(ScriptedTerminal(["", "", "x\n", "", "", "", "never read\n"]))
+    shown = text.getvalue()
+    assert console.closed
+    assert answers == [False]
+    assert shown.count("Ctrl-D does not end the room, and the console keeps reading.") == 4
+    assert shown.count("reported end of file 3 times within 60 s") == 1
+    assert "never read" not in shown
+
+
+def test_eof_limit_counts_within_window() -> None:
+    now = [0.0]
+    limit = TerminalEofLimit(count=3, window=2.0, pause=0.0, clock=lambda: now[0])
+    results = []
+    for moment in (0.0, 1.5, 3.0, 4.0, 4.5):
+        now[0] = moment
+        results.append(limit.record_eof())
+    assert results == [False, False, False, False, True]
+    limit.record_line()
+    assert limit.record_eof() is False
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"count": 0}, "count must be at least 1, got 0"),
+        ({"window": 0.0}, "window must be a positive number of seconds, got 0.0"),
+        ({"pause": -1.0}, "pause must be zero or more seconds, got -1.0"),
+    ],
+)
+def test_eof_limit_rejects_bad_values(arguments: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TerminalEofLimit(**arguments)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def pseudo_terminal() -> Iterator[tuple[int, TextIO]]:
+    """A pseudo-terminal: the descriptor of the side that types, and the side a program reads."""
+    if not hasattr(os, "openpty"):
+        pytest.skip("this system has no pseudo-terminals")
+    primary, secondary = os.openpty()
+    with open(secondary, encoding="utf-8") as terminal:
+        try:
+            yield primary, terminal
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(primary)
+
+
+async def test_real_terminal_ctrl_d(
+    console: Console, text: io.StringIO, pseudo_terminal: tuple[int, TextIO]
+) -> None:
+    primary, terminal = pseudo_terminal
+    answers: list[bool] = []
+    console.ask("Allow?", answers.append)
+    task = asyncio.create_task(console.run(terminal))
+
+    os.write(primary, b"\x04")  # Ctrl-D on an empty line, in the default canonical mode
+    await wait_until(lambda: "Ctrl-D does not end the room" in text.getvalue())
+    assert not console.closed
+    os.write(primary, b"y\n")
+    await wait_until(lambda: answers != [])
+    assert answers == [True]
+
+    # Closing the typing side makes reads of the terminal fail, which ends the console.
+    os.close(primary)
+    await asyncio.wait_for(task, timeout=10.0)
+    assert console.closed
+    assert "Reading standard input failed" in text.getvalue()
