@@ -71,15 +71,16 @@ async def test_duplicate_command_rejected(console: Console) -> None:
 
 
 async def test_unknown_and_unreadable_commands(console: Console, text: io.StringIO) -> None:
+    received: list[list[str]] = []
+    console.add_command(Command("send", "/send PATH", "send a file", received.append))
     await console.handle_line("/frobnicate")
-    await console.handle_line('/grant "unclosed')
-    await console.handle_line("/")
+    await console.handle_line('/send "unclosed')
     await console.handle_line("hello there")
     shown = text.getvalue()
-    assert "Unknown command /frobnicate; type /help for the commands." in shown
-    assert "Cannot read '/grant \"unclosed'" in shown
-    assert "Type a command after /" in shown
+    assert "Unknown command '/frobnicate'. Type /help for the commands" in shown
+    assert "Cannot read '/send \"unclosed'" in shown
     assert "Unknown input 'hello there'" in shown
+    assert received == []
 
 
 async def test_questions_answered_in_turn(console: Console, text: io.StringIO) -> None:
@@ -266,3 +267,60 @@ async def test_real_terminal_ctrl_d(
     await asyncio.wait_for(task, timeout=10.0)
     assert console.closed
     assert "Reading standard input failed" in text.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent"),
+    [
+        ("//usr/bin is the path\n", "/usr/bin is the path"),
+        ("//\n", "/"),
+        ("// spaced \n", "/ spaced"),
+        (" /usr/bin\n", "/usr/bin"),
+        ("\t/help me\n", "/help me"),
+    ],
+)
+async def test_slash_lines_go_to_chat(console: Console, typed: str, sent: str) -> None:
+    lines: list[str] = []
+    console.set_text_handler(lines.append)
+    await console.handle_line(typed)
+    assert lines == [sent]
+
+
+async def test_double_slash_is_no_answer(console: Console) -> None:
+    answers: list[bool] = []
+    lines: list[str] = []
+    console.set_text_handler(lines.append)
+    console.ask("Allow?", answers.append)
+    await console.handle_line("//y")
+    assert lines == ["/y"]
+    assert answers == []
+
+
+@pytest.mark.parametrize("typed", ["/", "/ alone", "/\tusr", "/  \n"])
+async def test_slash_without_name(console: Console, text: io.StringIO, typed: str) -> None:
+    lines: list[str] = []
+    console.set_text_handler(lines.append)
+    await console.handle_line(typed)
+    shown = text.getvalue()
+    assert "A command name must follow the / directly, as in /help." in shown
+    assert "start it with //" in shown
+    assert "Unknown command" not in shown
+    assert lines == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "word"),
+    [
+        ("/usr/bin is the path", "'/usr/bin'"),
+        ("/Frobnicate now", "'/Frobnicate'"),
+        ('/"send" x', "'/\"send\"'"),
+        ("/sendx\tfile", "'/sendx'"),
+    ],
+)
+async def test_unknown_command_quotes_typed(
+    console: Console, text: io.StringIO, typed: str, word: str
+) -> None:
+    await console.handle_line(typed)
+    shown = text.getvalue()
+    assert f"Unknown command {word}." in shown
+    assert "start the line with // to send it to the chat" in shown

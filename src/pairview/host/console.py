@@ -1,10 +1,12 @@
 """The host's command console: lines typed in the terminal running `pairview share`.
 
-A line starting with "/" runs a command (`/help` lists them). Features add
-their own commands with `add_command`. A yes-or-no question, such as a
-guest asking for control, takes the next "y" or "n" line; questions wait in
-turn, oldest first. Any other line goes to the text handler, if a feature
-set one.
+A line whose first character is "/" runs a command (`/help` lists them), and
+"//" at the start sends the rest of the line, from its second "/", to the
+chat. Features add their own commands with `add_command`. A yes-or-no
+question, such as a guest asking for control, takes the next "y" or "n"
+line; questions wait in turn, oldest first. Any other line, including one
+that starts with spaces before a "/", goes to the text handler, if a feature
+set one, with the spaces around it trimmed.
 
 Standard input is read on a thread of its own, so that a terminal left in
 blocking mode stays so for the shell after the host app exits. On a terminal,
@@ -255,12 +257,16 @@ class Console:
         self._questions.clear()
 
     async def handle_line(self, line: str) -> None:
-        text = line.strip()
-        if not text:
+        text = line.rstrip()
+        if not text.strip():
+            return
+        if text.startswith("//"):
+            await self._send_text(text[1:])
             return
         if text.startswith("/"):
             await self._run_command(text)
             return
+        text = text.strip()
         self._prune()
         if self._questions and text.lower() in YES | NO:
             question = self._questions.popleft()
@@ -270,6 +276,10 @@ class Console:
             if self._questions:
                 self._output.question(self._questions[0].text)
             return
+        await self._send_text(text)
+
+    async def _send_text(self, text: str) -> None:
+        self._prune()
         if self._text_handler is not None:
             await _maybe_await(self._text_handler(text))
         elif self._questions:
@@ -278,19 +288,28 @@ class Console:
             self._output.warning(f"Unknown input {text!r}; type /help for the commands.")
 
     async def _run_command(self, text: str) -> None:
+        if text == "/" or text[1].isspace():
+            self._output.warning(
+                "A command name must follow the / directly, as in /help. "
+                "To send a line starting with / to the chat, start it with //."
+            )
+            return
+        parts = text.split(maxsplit=1)
+        word = parts[0]
+        rest = parts[1] if len(parts) > 1 else ""
+        command = self._commands.get(word[1:].lower())
+        if command is None:
+            self._output.warning(
+                f"Unknown command {word!r}. Type /help for the commands, "
+                "or start the line with // to send it to the chat."
+            )
+            return
         try:
-            words = shlex.split(text[1:])
+            arguments = shlex.split(rest)
         except ValueError as error:
             self._output.warning(f"Cannot read {text!r}: {error}.")
             return
-        if not words:
-            self._output.warning("Type a command after /, such as /help.")
-            return
-        command = self._commands.get(words[0].lower())
-        if command is None:
-            self._output.warning(f"Unknown command /{words[0]}; type /help for the commands.")
-            return
-        await _maybe_await(command.run(words[1:]))
+        await _maybe_await(command.run(arguments))
 
     def _prune(self) -> None:
         while self._questions and not self._questions[0].open:
