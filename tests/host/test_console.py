@@ -324,3 +324,45 @@ async def test_unknown_command_quotes_typed(
     shown = text.getvalue()
     assert f"Unknown command {word}." in shown
     assert "start the line with // to send it to the chat" in shown
+
+
+def help_console(text: io.StringIO) -> Console:
+    console = Console(ShareOutput(RichConsole(file=text, width=200, highlight=False)))
+    console.add_command(Command("send", "/send PATH [NAME|all]", "send a file", lambda _: None))
+    console.add_command(Command("files", "/files", "list file transfers", lambda _: None))
+    return console
+
+
+async def test_help_explains_chat_and_answers(text: io.StringIO) -> None:
+    console = help_console(text)
+    await console.handle_line("/help")
+    shown = text.getvalue()
+    assert "/send PATH [NAME|all]" in shown
+    assert "list file transfers" in shown
+    assert "Lines that do not start with / go to the chat" in shown
+    assert "Start a line with // to send it to the chat with one / removed" in shown
+    assert "answer it with y or n" in shown
+    assert '/send "/tmp/my file.txt"' in shown
+    assert "Ctrl-D does not end the room. Press Ctrl-C to end it." in shown
+
+
+@pytest.mark.parametrize("typed", ["/help send", "/help /SEND"])
+async def test_help_for_one_command(text: io.StringIO, typed: str) -> None:
+    console = help_console(text)
+    await console.handle_line(typed)
+    shown = text.getvalue()
+    assert "/send PATH [NAME|all]" in shown
+    assert "send a file" in shown
+    assert "/files" not in shown
+    assert "list the commands" not in shown
+    assert "go to the chat" not in shown
+
+
+async def test_help_unknown_name(text: io.StringIO) -> None:
+    console = help_console(text)
+    await console.handle_line("/help sned")
+    await console.handle_line("/help send files")
+    shown = text.getvalue()
+    assert "Unknown command 'sned'. The commands are /help, /send, /files." in shown
+    assert "/help takes one command name at most, but got 2: 'send files'." in shown
+    assert "send a file" not in shown

@@ -40,6 +40,13 @@ TextHandler = Callable[[str], Awaitable[None] | None]
 YES = frozenset({"y", "yes"})
 NO = frozenset({"n", "no"})
 
+HELP_NOTES = (
+    "Lines that do not start with / go to the chat, with the spaces around them trimmed.",
+    "Start a line with // to send it to the chat with one / removed: //usr/bin sends /usr/bin.",
+    "When a question is waiting, answer it with y or n.",
+    'Quote a path or name that contains spaces: /send "/tmp/my file.txt".',
+    "Ctrl-D does not end the room. Press Ctrl-C to end it.",
+)
 TERMINAL_EOF_NOTE = (
     "Ctrl-D does not end the room, and the console keeps reading. Press Ctrl-C to end the room."
 )
@@ -133,7 +140,11 @@ class Console:
         self._text_handler: TextHandler | None = None
         self.closed = False
         self._read_error = ""
-        self.add_command(Command("help", "/help", "list the commands", self._help))
+        self.add_command(
+            Command(
+                "help", "/help [COMMAND]", "list the commands, or show how to use one", self._help
+            )
+        )
 
     def add_command(self, command: Command) -> None:
         if command.name in self._commands:
@@ -315,9 +326,26 @@ class Console:
         while self._questions and not self._questions[0].open:
             self._questions.popleft()
 
-    def _help(self, _arguments: list[str]) -> None:
+    def _help(self, arguments: list[str]) -> None:
+        if len(arguments) > 1:
+            self._output.warning(
+                f"/help takes one command name at most, but got {len(arguments)}: "
+                f"{' '.join(arguments)!r}."
+            )
+            return
+        if arguments:
+            name = arguments[0]
+            command = self._commands.get(name.removeprefix("/").lower())
+            if command is None:
+                names = ", ".join(f"/{known}" for known in self._commands)
+                self._output.warning(f"Unknown command {name!r}. The commands are {names}.")
+                return
+            self._output.table(("command", "what it does"), [(command.usage, command.summary)])
+            return
         rows = [(command.usage, command.summary) for command in self._commands.values()]
         self._output.table(("command", "what it does"), rows)
+        for note in HELP_NOTES:
+            self._output.info(note)
 
 
 def _is_terminal(stream: LineSource) -> bool:
