@@ -141,6 +141,49 @@ def test_unknown_setting_in_file_rejected(tmp_path: Path) -> None:
         load_settings(ServerSettings, config)
 
 
+def test_unknown_key_names_file_not_flag(tmp_path: Path) -> None:
+    config = tmp_path / "pairview.toml"
+    config.write_text("[share]\nbogus = 1\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(ShareSettings, config)
+
+    message = str(raised.value)
+    assert f"Unknown key in the [share] table of configuration file {config}" in message
+    assert "'bogus' is not a setting" in message
+    assert "--bogus" not in message
+    assert "PAIRVIEW_SHARE_BOGUS" not in message
+    assert "The known keys are: allow_control, bind, cafile," in message
+    assert "downloads_dir" in message
+
+
+def test_unknown_key_suggests_close_match(tmp_path: Path) -> None:
+    config = tmp_path / "pairview.toml"
+    config.write_text("[server]\nprot = 80\nhost = '0.0.0.0'\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(ServerSettings, config)
+
+    message = str(raised.value)
+    assert "'prot' is not a setting. Did you mean 'port'?" in message
+    assert "The known keys are" not in message
+    assert "'host'" not in message
+
+
+def test_unknown_keys_listed_together(tmp_path: Path) -> None:
+    config = tmp_path / "pairview.toml"
+    config.write_text("[share]\nfsp = 15\ndata_dir = '/srv/pairview'\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(ShareSettings, config)
+
+    lines = str(raised.value).splitlines()
+    assert lines[0] == f"Unknown keys in the [share] table of configuration file {config}:"
+    assert lines[1] == "  'fsp' is not a setting. Did you mean 'fps'?"
+    assert lines[2] == "  'data_dir' belongs in the [server] table."
+    assert len(lines) == 3
+
+
 @pytest.mark.parametrize("content", ["[server\nport = 1", "server = 5"])
 def test_broken_file_reported(tmp_path: Path, content: str) -> None:
     config = tmp_path / "pairview.toml"

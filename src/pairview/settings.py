@@ -9,6 +9,7 @@ the name a user can act on.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -206,6 +207,12 @@ class _TomlTableSource(PydanticBaseSettingsSource):
         section = document.get(table, {})
         if not isinstance(section, dict):
             raise ConfigError(f"Configuration file {path}: [{table}] must be a table")
+        unknown = [key for key in section if key not in settings_cls.model_fields]
+        if unknown:
+            noun = "key" if len(unknown) == 1 else "keys"
+            lines = [f"  {_describe_unknown_key(settings_cls, key)}" for key in unknown]
+            header = f"Unknown {noun} in the [{table}] table of configuration file {path}:"
+            raise ConfigError("\n".join([header, *lines]))
         self._values = section
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
@@ -213,6 +220,19 @@ class _TomlTableSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return dict(self._values)
+
+
+def _describe_unknown_key(settings_cls: type[BaseSettings], key: str) -> str:
+    """Explain a key that the table does not have, naming the likely intended one."""
+    # `pairview share` reads both tables, so a server key in [share] is a likely slip.
+    for other in (ServerSettings, ShareSettings):
+        if other is not settings_cls and key in other.model_fields:
+            return f"{key!r} belongs in the [{other.toml_table}] table."
+    known = sorted(settings_cls.model_fields)
+    matches = difflib.get_close_matches(key, known, n=1)
+    if matches:
+        return f"{key!r} is not a setting. Did you mean {matches[0]!r}?"
+    return f"{key!r} is not a setting. The known keys are: {', '.join(known)}."
 
 
 class _Settings(BaseSettings):
