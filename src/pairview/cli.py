@@ -622,7 +622,7 @@ async def _share(
     running = None
     try:
         if server_settings is not None:
-            running = await start_server(server_settings, access_log=False)
+            running = await start_server(server_settings, access_log=False, host_flag="--bind")
             api_url = running.local_url
             ssl_context = running.client_ssl_context()
             bearer = server_settings.room_creation_token

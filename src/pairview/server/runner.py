@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import ssl
@@ -68,8 +69,14 @@ def public_base_url(settings: ServerSettings, port: int, tls: TlsFiles | None) -
     return f"{scheme}://{url_host(host)}:{port}"
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """Open the listening socket first, so a busy port is a clear error and port 0 works."""
+def bind_socket(
+    host: str, port: int, host_flag: str = "--host", port_flag: str = "--port"
+) -> socket.socket:
+    """Open the listening socket first, so a bad address or busy port is a clear error.
+
+    It also makes port 0 work. The error message advises changing `host_flag`
+    or `port_flag`, whichever can fix the failure.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -77,13 +84,36 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as error:
         sock.close()
-        raise PairviewError(
-            f"Cannot listen on {host} port {port}: {error.strerror}. "
-            "Choose another with --port, or stop what uses it."
-        ) from None
+        raise _listen_error(error, host, port, host_flag, port_flag) from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
+
+
+def _listen_error(
+    error: OSError, host: str, port: int, host_flag: str, port_flag: str
+) -> PairviewError:
+    """Explain a failed bind with advice about the setting that can fix it."""
+    address_advice = f"Choose one with {host_flag}, such as 127.0.0.1 or 0.0.0.0."
+    # socket.gaierror comes first: its errno is a getaddrinfo code, not an errno value.
+    if isinstance(error, socket.gaierror):
+        return PairviewError(
+            f"Cannot listen on {host}: it is neither an IP address nor a host name "
+            f"that resolves ({error.strerror}). {address_advice}"
+        )
+    if error.errno == errno.EADDRNOTAVAIL:
+        return PairviewError(
+            f"Cannot listen on {host}: it is not an address of this machine. {address_advice}"
+        )
+    reason = f"Cannot listen on {host} port {port}: {error.strerror}."
+    if error.errno == errno.EADDRINUSE:
+        return PairviewError(f"{reason} Choose another with {port_flag}, or stop what uses it.")
+    if error.errno == errno.EACCES:
+        return PairviewError(
+            f"{reason} Choose another with {port_flag}. By default, Linux lets only root "
+            "or a program with CAP_NET_BIND_SERVICE listen on ports below 1024."
+        )
+    return PairviewError(reason)
 
 
 class _Server(uvicorn.Server):
@@ -148,10 +178,21 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         super().shutdown()
 
 
-async def start_server(settings: ServerSettings, access_log: bool = True) -> RunningServer:
-    """Start the server on the running event loop and return once it accepts connections."""
-    tls = plan_tls(settings)
-    sock = bind_socket(settings.host, settings.port)
+async def start_server(
+    settings: ServerSettings, access_log: bool = True, host_flag: str = "--host"
+) -> RunningServer:
+    """Start the server on the running event loop and return once it accepts connections.
+
+    `host_flag` is the flag named when `settings.host` cannot be listened on.
+    """
+    # Bind before planning TLS, so that a mistyped address does not replace the
+    # data directory's self-signed certificate with one made for that address.
+    sock = bind_socket(settings.host, settings.port, host_flag)
+    try:
+        tls = plan_tls(settings)
+    except BaseException:
+        sock.close()
+        raise
     port = int(sock.getsockname()[1])
 
     app = create_app(settings, tls=tls is not None)
@@ -206,7 +247,7 @@ async def _wait_started(server: _Server, task: asyncio.Task[None]) -> None:
 
 async def _start_metrics(running: RunningServer, app: object, host: str, port: int) -> None:
     """Open the metrics listener, plain HTTP on its own address, such as loopback or a VPN."""
-    sock = bind_socket(host, port)
+    sock = bind_socket(host, port, "--metrics-host", "--metrics-port")
     config = uvicorn.Config(
         metrics_listener_app(app),
         log_config=None,
