@@ -106,3 +106,62 @@ def test_share_busy_port_advises_port(
     assert f"pairview: Cannot listen on 127.0.0.1 port {port}:" in error
     assert "Choose another with --port, or stop what uses it." in error
     assert "--bind" not in error
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("notes.txt", "is a file, not a folder"),
+        ("notes.txt/Downloads", "cannot be created: Not a directory"),
+    ],
+)
+def test_share_bad_downloads_dir_stops(
+    name: str,
+    problem: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Without a display, a share that went past the check would stop at capture.
+    monkeypatch.delenv("DISPLAY", raising=False)
+    (tmp_path / "notes.txt").write_text("mine")
+    folder = tmp_path / name
+
+    code = main(["share", "--data-dir", str(tmp_path / "data"), "--downloads-dir", str(folder)])
+
+    error = capsys.readouterr().err
+    assert code == 2
+    assert error == (
+        "pairview: Invalid settings:\n"
+        f"  downloads_dir (--downloads-dir / PAIRVIEW_SHARE_DOWNLOADS_DIR): {folder} {problem}\n"
+    )
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_share_downloads_dir_from_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    (tmp_path / "notes.txt").write_text("mine")
+    monkeypatch.setenv("PAIRVIEW_SHARE_DOWNLOADS_DIR", str(tmp_path / "notes.txt"))
+
+    code = main(["share", "--data-dir", str(tmp_path / "data")])
+
+    error = capsys.readouterr().err
+    assert code == 2
+    assert "PAIRVIEW_SHARE_DOWNLOADS_DIR): " in error
+    assert f"{tmp_path / 'notes.txt'} is a file, not a folder" in error
+
+
+def test_share_creates_downloads_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    folder = tmp_path / "Downloads" / "Pairview"
+
+    code = main(["share", "--data-dir", str(tmp_path / "data"), "--downloads-dir", str(folder)])
+
+    # The folder is ready before the screen is captured, which fails here.
+    assert code == 2
+    assert "No X display to capture" in capsys.readouterr().err
+    assert folder.is_dir()

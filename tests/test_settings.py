@@ -12,6 +12,7 @@ from pairview.settings import (
     ServerSettings,
     ShareSettings,
     default_downloads_dir,
+    invalid_setting,
     load_settings,
     parse_bitrate,
     parse_duration,
@@ -83,6 +84,16 @@ def test_max_file_size_error_names_flag() -> None:
         load_settings(ShareSettings, None, max_file_size="lots")
     assert "--max-file-size / PAIRVIEW_SHARE_MAX_FILE_SIZE" in str(raised.value)
     assert "'lots'" in str(raised.value)
+
+
+def test_invalid_setting_worded_as_loading() -> None:
+    error = invalid_setting(ShareSettings, "downloads_dir", "/srv/x is a file, not a folder")
+
+    assert str(error) == (
+        "Invalid settings:\n"
+        "  downloads_dir (--downloads-dir / PAIRVIEW_SHARE_DOWNLOADS_DIR): "
+        "/srv/x is a file, not a folder"
+    )
 
 
 def test_downloads_dir_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

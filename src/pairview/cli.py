@@ -20,7 +20,7 @@ from pairview import __version__, backup_cli
 from pairview.errors import PairviewError
 from pairview.login import CredentialStore
 from pairview.loop import run_loop
-from pairview.settings import ServerSettings, ShareSettings, load_settings
+from pairview.settings import ServerSettings, ShareSettings, invalid_setting, load_settings
 
 logger = logging.getLogger("pairview")
 
@@ -583,6 +583,7 @@ def _run_share(args: argparse.Namespace) -> int:
                 f"{index}: {label}, {region.width}x{region.height} at +{region.left}+{region.top}"
             )
         return 0
+    _prepare_downloads_dir(settings)
     region = monitor_region(settings.monitor)
     server_settings = None
     if settings.server is None:
@@ -599,6 +600,16 @@ def _run_share(args: argparse.Namespace) -> int:
         )
     run_loop(_share(settings, server_settings, region), settings.event_loop)
     return 0
+
+
+def _prepare_downloads_dir(settings: ShareSettings) -> None:
+    """Create the downloads folder, so that a bad one stops the program before the room opens."""
+    from pairview.host.downloads import SaveError, prepare_folder
+
+    try:
+        prepare_folder(settings.downloads_dir)
+    except SaveError as error:
+        raise invalid_setting(ShareSettings, "downloads_dir", str(error)) from None
 
 
 async def _share(

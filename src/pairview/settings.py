@@ -465,12 +465,23 @@ class ShareSettings(_Settings):
         return value.rstrip("/")
 
 
+def _flag_and_variable(settings_cls: type[BaseSettings], field: str) -> str:
+    """Return the flag and environment variable that set `field`, as "--port / PAIRVIEW_PORT"."""
+    prefix = str(settings_cls.model_config.get("env_prefix", ""))
+    flag = "--" + field.replace("_", "-")
+    return f"{flag} / {prefix}{field.upper()}"
+
+
+def invalid_setting(settings_cls: type[BaseSettings], field: str, message: str) -> ConfigError:
+    """Build the error for a setting found bad after loading, worded as load_settings words it."""
+    where = _flag_and_variable(settings_cls, field)
+    return ConfigError(f"Invalid settings:\n  {field} ({where}): {message}")
+
+
 def _describe_error(settings_cls: type[BaseSettings], error: ErrorDetails) -> str:
     location = [str(part) for part in error["loc"]]
     field = location[0] if location else "?"
-    prefix = str(settings_cls.model_config.get("env_prefix", ""))
-    flag = "--" + field.replace("_", "-")
-    where = f"{flag} / {prefix}{field.upper()}"
+    where = _flag_and_variable(settings_cls, field)
     detail = ".".join(location[1:])
     value = error.get("input")
     field_info = settings_cls.model_fields.get(field)

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pairview.host.downloads import MAX_NAME_BYTES, PendingFile, SaveError, numbered, safe_name
+from pairview.host.downloads import (
+    MAX_NAME_BYTES,
+    PendingFile,
+    SaveError,
+    numbered,
+    prepare_folder,
+    safe_name,
+)
+
+# An unprivileged user id, that of the user nobody on most Linux distributions.
+NOBODY = 65534
 
 
 @pytest.mark.parametrize(
@@ -110,3 +124,102 @@ def test_read_only_folder_is_named(tmp_path: Path) -> None:
             PendingFile(tmp_path, "a.txt")
     finally:
         tmp_path.chmod(0o700)
+
+
+@contextlib.contextmanager
+def unwritable_folder() -> Iterator[Path]:
+    """Yield a folder that this process cannot create files in until the block ends.
+
+    Root passes every permission check, so a root process takes the user id
+    NOBODY inside the block. Only its effective user id changes, so it can
+    switch back.
+    """
+    base = Path(tempfile.mkdtemp(prefix="pairview-test-"))
+    folder = base / "downloads"
+    try:
+        base.chmod(0o755)
+        folder.mkdir(mode=0o555)
+        if os.geteuid() == 0:
+            os.seteuid(NOBODY)
+            try:
+                yield folder
+            finally:
+                os.seteuid(0)
+        else:
+            yield folder
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(base)
+
+
+def test_prepare_creates_missing_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "a" / "b"
+
+    prepare_folder(folder)
+
+    assert folder.is_dir()
+    assert list(folder.iterdir()) == []
+
+
+def test_prepare_keeps_existing_files(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+
+    prepare_folder(tmp_path)
+
+    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_prepare_rejects_file(tmp_path: Path) -> None:
+    file = tmp_path / "Downloads"
+    file.write_text("mine")
+
+    with pytest.raises(SaveError) as raised:
+        prepare_folder(file)
+
+    assert str(raised.value) == f"{file} is a file, not a folder"
+    assert file.read_text() == "mine"
+
+
+def test_prepare_rejects_device() -> None:
+    with pytest.raises(SaveError) as raised:
+        prepare_folder(Path("/dev/null"))
+
+    assert str(raised.value) == "/dev/null exists but is not a folder"
+
+
+def test_prepare_rejects_dangling_link(tmp_path: Path) -> None:
+    link = tmp_path / "Downloads"
+    link.symlink_to(tmp_path / "gone")
+
+    with pytest.raises(SaveError) as raised:
+        prepare_folder(link)
+
+    assert str(raised.value) == (
+        f"{link} is a symbolic link to {tmp_path / 'gone'}, which does not exist"
+    )
+    assert not (tmp_path / "gone").exists()
+
+
+@pytest.mark.parametrize(
+    ("below", "reason"),
+    [("file", "Not a directory"), ("/proc/no-such-process", "No such file or directory")],
+)
+def test_prepare_reports_uncreatable_folder(tmp_path: Path, below: str, reason: str) -> None:
+    (tmp_path / "file").write_text("")
+    folder = tmp_path / below / "Downloads"
+
+    with pytest.raises(SaveError) as raised:
+        prepare_folder(folder)
+
+    assert str(raised.value) == f"{folder} cannot be created: {reason}"
+
+
+def test_prepare_rejects_unwritable_folder() -> None:
+    with unwritable_folder() as folder:
+        with pytest.raises(SaveError) as raised:
+            prepare_folder(folder)
+        contents = list(folder.iterdir())
+
+    assert str(raised.value) == f"{folder} is not writable: Permission denied"
+    assert contents == []

@@ -10,6 +10,7 @@ temporary file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -82,6 +83,44 @@ def numbered(name: str, number: int) -> str:
     if not dot or not stem:
         stem, dot, extension = name, "", ""
     return _fit(f"{stem} ({number}){dot}{extension}", MAX_NAME_BYTES)
+
+
+# errno values of a folder that this user may not write to, or that sits on
+# a read-only file system: EACCES, EPERM, EROFS.
+_NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def prepare_folder(folder: Path) -> None:
+    """Create the downloads folder if it is missing, and check that files can be saved in it.
+
+    Raise SaveError naming the folder and the problem with it. Saving checks
+    the folder again, because it may be removed or changed later.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise SaveError(_not_a_folder(folder)) from None
+    except OSError as error:
+        raise SaveError(f"{folder} cannot be created: {error.strerror}") from None
+
+    # Creating a file tests exactly what saving does, which access() may not,
+    # because access(2) can be wrong on NFS with UID mapping.
+    try:
+        descriptor, temporary = _mkstemp(folder)
+        os.close(descriptor)
+        os.unlink(temporary)
+    except OSError as error:
+        if error.errno in _NOT_WRITABLE:
+            raise SaveError(f"{folder} is not writable: {error.strerror}") from None
+        raise SaveError(f"cannot create a file in {folder}: {error.strerror}") from None
+
+
+def _not_a_folder(path: Path) -> str:
+    if path.is_symlink() and not path.exists():
+        return f"{path} is a symbolic link to {os.readlink(path)}, which does not exist"
+    if path.is_file():
+        return f"{path} is a file, not a folder"
+    return f"{path} exists but is not a folder"
 
 
 class PendingFile:
