@@ -110,6 +110,9 @@ def share(
         "15",
         *options,
     ]
+    if "--downloads-dir" not in options:
+        # The share checks its downloads folder at start: keep it out of the home folder.
+        command += ["--downloads-dir", str(data_dir / "downloads")]
     process = subprocess.Popen(
         net.host.command(command),
         env=env,

@@ -224,6 +224,9 @@ def share(world: Internet, host: Node) -> Iterator[Share]:
         "15",
         "--name",
         "Host",
+        # The share checks its downloads folder at start: keep it out of the home folder.
+        "--downloads-dir",
+        str(world.workdir / f"downloads-{host.name}"),
     ]
     process = start(host.command(argv), env)
     try:

@@ -177,6 +177,9 @@ def running_share(
     address. `env` adds environment variables.
     """
     server_args = [] if "--server" in args else ["--bind", namespace.address]
+    if "--downloads-dir" not in args:
+        # The share checks its downloads folder at start: keep it out of the home folder.
+        server_args += ["--downloads-dir", str(data_dir / "downloads")]
     argv = namespace.command([PAIRVIEW, "share", *server_args, "--data-dir", str(data_dir), *args])
     share = ShareProcess(argv, pairview_environment(display, env))
     try:
