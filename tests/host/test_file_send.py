@@ -283,3 +283,28 @@ async def test_guest_cancel_reason_ends_in_one_stop(
     lines = room.terminal.getvalue().splitlines()
     [line] = [line for line in lines if "cancelled 'stopped.bin'" in line]
     assert line.endswith(f"cancelled 'stopped.bin': {shown}")
+
+
+async def test_send_over_limit_sizes_differ(tmp_path: Path) -> None:
+    """/send of a file over the limit gives both sizes, in bytes where they round alike."""
+    terminal = io.StringIO()
+    files = FileTransfers(
+        ShareOutput(Console(file=terminal, width=300)), tmp_path / "downloads", 5_000_000, "Host"
+    )
+    just_over = tmp_path / "just-over.bin"
+    far_over = tmp_path / "far-over.bin"
+    for path, size in ((just_over, 5_000_001), (far_over, 6_000_000)):
+        with path.open("wb") as file:
+            file.truncate(size)
+
+    files._cmd_send([str(just_over)])
+    files._cmd_send([str(far_over)])
+
+    first, second = terminal.getvalue().splitlines()
+    assert first.endswith(
+        f"Cannot send {str(just_over)!r}: it is 5,000,001 bytes, "
+        "and the limit (--max-file-size) is 5,000,000 bytes."
+    )
+    assert second.endswith(
+        f"Cannot send {str(far_over)!r}: it is 6.0 MB, and the limit (--max-file-size) is 5.0 MB."
+    )

@@ -1,4 +1,4 @@
-"""The host terminal's output: progress of transfers on and off a terminal."""
+"""The host terminal's output: progress of transfers on and off a terminal, and sizes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console as RichConsole
 
-from pairview.host.output import ShareOutput
+from pairview.host.output import ShareOutput, size_text, size_texts
 
 MB = 1000 * 1000
 
@@ -48,3 +48,17 @@ def test_progress_on_terminal_prints_no_lines() -> None:
     output.progress_update("send-3", 50 * MB)
     output.progress_stop("send-3")
     assert "50.0 MB of 100.0 MB (50%)" not in text.getvalue()
+
+
+def test_size_texts_equal_rounding_in_bytes() -> None:
+    """A size just over the limit, rounded as the limit is, is given in exact bytes."""
+    assert size_text(5 * MB + 1) == size_text(5 * MB)
+    assert size_texts(5 * MB + 1, 5 * MB) == ("5,000,001 bytes", "5,000,000 bytes")
+    assert size_texts(5_049_999, 5 * MB) == ("5,049,999 bytes", "5,000,000 bytes")
+
+
+def test_size_texts_keep_rounding_when_distinct() -> None:
+    assert size_texts(6 * MB, 5 * MB) == ("6.0 MB", "5.0 MB")
+    assert size_texts(5_060_000, 5 * MB) == ("5.1 MB", "5.0 MB")
+    assert size_texts(5 * MB, 5 * MB) == ("5.0 MB", "5.0 MB")
+    assert size_texts(999, 998) == ("999 bytes", "998 bytes")

@@ -172,6 +172,18 @@ window.acknowledgeMany = () => many.forEach((channel) => {
 window.manyState = () => ({
   created, terminated, channels: many.map((c) => ({ bytes: c.bytes, messages: c.messages })),
 });
+window.channelCount = () => channels.length;
+// Chooses `size` bytes in a room that takes up to `limit`, and returns the error shown.
+window.chooseOverLimit = (size, limit) => {
+  transfers.setLimit(limit);
+  const participants = [
+    { id: "me", role: "guest", name: "Me" },
+    { id: "h", role: "host", name: "Host" },
+  ];
+  transfers.setRoster({ you: "me", participants });
+  transfers.sendFiles([new File([new Uint8Array(size)], "toobig.bin")]);
+  return element("error").textContent;
+};
 window.sender = () => {
   const channel = channels.at(-1);
   return { bytes: channel.bytes, messages: channel.messages, hashes, posted, terminated };
@@ -413,3 +425,18 @@ def test_file_to_everyone_read_once(origin: str, workers: int) -> None:
     # The guest who declined got the offer and nothing more, and the others were not held up.
     assert declined["bytes"] == 0
     assert [m["type"] for m in declined["messages"]] == ["file-offer"]
+
+
+def test_size_limit_error_sizes_differ() -> None:
+    """A file over the limit is not sent, and the error gives bytes where the sizes round alike."""
+    limit = 5_000_000
+    with sender_page(SECURE) as page:
+        choose = "([size, limit]) => window.chooseOverLimit(size, limit)"
+        just_over = page.evaluate(choose, [limit + 1, limit])
+        far_over = page.evaluate(choose, [6_000_000, limit])
+        channels = page.evaluate("() => window.channelCount()")
+    assert just_over == (
+        "toobig.bin is 5,000,001 bytes; this room takes files up to 5,000,000 bytes."
+    )
+    assert far_over == "toobig.bin is 6.0 MB; this room takes files up to 5.0 MB."
+    assert channels == 0

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from pairview.host.channel import ChannelPipe
 from pairview.host.console import Command, Console, Question
 from pairview.host.downloads import PendingFile, SaveError
-from pairview.host.output import ShareOutput, printable, sentence, size_text
+from pairview.host.output import ShareOutput, printable, sentence, size_text, size_texts
 from pairview.protocol.transfer import (
     CHANNEL_LABEL,
     MAX_CHUNK,
@@ -175,10 +175,8 @@ class FileTransfers:
             )
             return
         if offer.size > self.max_size:
-            reason = (
-                f"The file is {size_text(offer.size)}; this room takes files up to "
-                f"{size_text(self.max_size)}."
-            )
+            size, limit = size_texts(offer.size, self.max_size)
+            reason = f"The file is {size}; this room takes files up to {limit}."
             pipe.send(incoming.decline(reason).model_dump_json())
             pipe.close()
             self._output.warning(f"Declined {printable(offer.name)!r} from {guest.label}: {reason}")
@@ -302,9 +300,10 @@ def _readable_problem(path: Path, max_size: int) -> str | None:
     if not os.access(path, os.R_OK):
         return f"Cannot send {str(path)!r}: permission denied."
     if size > max_size:
+        size_shown, limit_shown = size_texts(size, max_size)
         return (
-            f"Cannot send {str(path)!r}: it is {size_text(size)}, and the limit "
-            f"(--max-file-size) is {size_text(max_size)}."
+            f"Cannot send {str(path)!r}: it is {size_shown}, and the limit "
+            f"(--max-file-size) is {limit_shown}."
         )
     return None
 

@@ -53,6 +53,18 @@ def size_text(size: float) -> str:
     raise AssertionError("unreachable")
 
 
+def size_texts(size: int, limit: int) -> tuple[str, str]:
+    """Format a size and the limit it is compared with so that unequal values read differently.
+
+    Where both round to the same text, such as "5.0 MB", both are given in
+    bytes with thousands separators: "5,000,001 bytes" and "5,000,000 bytes".
+    """
+    rounded = size_text(size), size_text(limit)
+    if rounded[0] != rounded[1] or size == limit:
+        return rounded
+    return f"{size:,} bytes", f"{limit:,} bytes"
+
+
 @dataclass
 class _ProgressLines:
     """A transfer's progress off a terminal: its description, size and the quarters printed."""

@@ -140,6 +140,17 @@ export function formatSize(size) {
   return `${size} bytes`;
 }
 
+/**
+ * Format a size and the limit it is compared with so that unequal values read
+ * differently: in bytes with thousands separators where both round to the
+ * same text, such as "5.0 MB".
+ */
+export function formatSizes(size, limit) {
+  const rounded = [formatSize(size), formatSize(limit)];
+  if (rounded[0] !== rounded[1] || size === limit) return rounded;
+  return [size, limit].map((value) => `${value.toLocaleString("en-US")} bytes`);
+}
+
 function randomId() {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
@@ -557,7 +568,8 @@ export class FileTransfers {
     }
     for (const file of files) {
       if (file.size > this.maxFileSize) {
-        this.showError(`${file.name} is ${formatSize(file.size)}; this room takes files up to ${formatSize(this.maxFileSize)}.`);
+        const [size, limit] = formatSizes(file.size, this.maxFileSize);
+        this.showError(`${file.name} is ${size}; this room takes files up to ${limit}.`);
         continue;
       }
       this.sendFile(file, receivers);
