@@ -491,12 +491,15 @@ def test_cancel_halfway_leaves_no_partial_file(
         partial = [name for name in files_in(downloads) - before if name.endswith(".part")]
         assert len(partial) == 1, "the host writes into a hidden temporary file"
         fay.page.click('.transfer[data-direction="out"] button[data-action="cancel"]')
-        host.wait_for_line(r"Fay \(peer \S+\) cancelled 'cancelled-20MB.bin'", after=mark)
+        line = host.wait_for_line(r"Fay \(peer \S+\) cancelled 'cancelled-20MB.bin'", after=mark)
     finally:
         subprocess.run(net.guest.command(["tc", "qdisc", "del", "dev", "pv1", "root"]), check=True)
 
     assert files_in(downloads) == before
-    assert wait_for_transfer(fay, "cancelled-20MB.bin", "out", "cancelled")
+    # Fay gave no reason, so the line names her and the file, with nothing after.
+    assert line.endswith("cancelled 'cancelled-20MB.bin'.")
+    state = wait_for_transfer(fay, "cancelled-20MB.bin", "out", "cancelled")
+    assert state["status"] == "Cancelled."
 
 
 HOSTILE_NAMES = ["../../etc/passwd", "a/b\\c", "\x01con.txt", "existing.txt", ".."]

@@ -11,6 +11,7 @@ import asyncio
 import errno
 import hashlib
 import io
+import json
 import os
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -48,6 +49,8 @@ class Receiver:
     on_chunk: Callable[[Receiver], None] = lambda receiver: None
     data: bytearray = field(default_factory=bytearray)
     incoming: IncomingTransfer | None = None
+    # The cancel the host sent, as JSON, to check its fields.
+    cancel: dict[str, object] | None = None
     done: asyncio.Future[str] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -70,6 +73,8 @@ class Receiver:
                 self.channel.send(ack.model_dump_json())
             return
         event = self.incoming.receive(data)
+        if isinstance(event, Cancelled):
+            self.cancel = json.loads(data)
         if isinstance(event, Ended):
             self.channel.send(self.incoming.complete().model_dump_json())
             self.settle("complete")
@@ -244,27 +249,38 @@ async def test_host_cancels_halfway(room: Room, tmp_path: Path) -> None:
             cancelled = True
             room.files._cmd_cancel(["all"])
 
-    outcome, _ = await send(room, source, cancel_after_two_mib)
+    receiver: Receiver | None = None
 
-    assert outcome == "cancelled: the host cancelled it"
+    def keep_receiver(current: Receiver) -> None:
+        nonlocal receiver
+        receiver = current
+        cancel_after_two_mib(current)
+
+    outcome, _ = await send(room, source, keep_receiver)
+
+    # The page shows "Cancelled by the host." from `by`, so the reason stays empty.
+    assert outcome == "cancelled: "
+    assert receiver is not None
+    assert receiver.cancel == {"type": "file-cancel", "reason": "", "by": "host"}
     await wait_until_idle(room)
-    assert "Cancelled 'cancelled.bin' to Guest (peer g1): the host cancelled it." in (
-        room.terminal.getvalue()
-    )
+    lines = room.terminal.getvalue().splitlines()
+    [line] = [line for line in lines if "'cancelled.bin'" in line and "Cancelled" in line]
+    assert line.endswith("Cancelled 'cancelled.bin' to Guest (peer g1).")
 
 
 @pytest.mark.parametrize(
     ("reason", "shown"),
     [
-        ("The receiver cancelled.", "The receiver cancelled."),
-        ("no room left", "no room left."),
-        ("Stop!", "Stop!"),
+        ("", "cancelled 'stopped.bin'."),
+        ("no room left", "cancelled 'stopped.bin': no room left."),
+        ("Stop!", "cancelled 'stopped.bin': Stop!"),
     ],
+    ids=["none", "clause", "exclamation"],
 )
 async def test_guest_cancel_reason_ends_in_one_stop(
     room: Room, tmp_path: Path, reason: str, shown: str
 ) -> None:
-    """The terminal shows the guest's reason as one sentence, whatever punctuation it has."""
+    """The terminal shows the guest's reason, if any, after a colon, ending in one stop."""
     source = tmp_path / "stopped.bin"
     random_file(source, 4 * MIB)
 
@@ -282,7 +298,7 @@ async def test_guest_cancel_reason_ends_in_one_stop(
     await wait_until_idle(room)
     lines = room.terminal.getvalue().splitlines()
     [line] = [line for line in lines if "cancelled 'stopped.bin'" in line]
-    assert line.endswith(f"cancelled 'stopped.bin': {shown}")
+    assert line.endswith(f"Guest (peer g1) {shown}")
 
 
 async def test_send_over_limit_sizes_differ(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The host terminal's output: progress of transfers on and off a terminal, and sizes."""
+"""The host terminal's output: progress of transfers, sizes and reasons."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console as RichConsole
 
-from pairview.host.output import ShareOutput, size_text, size_texts
+from pairview.host.output import ShareOutput, size_text, size_texts, with_reason
 
 MB = 1000 * 1000
 
@@ -62,3 +62,11 @@ def test_size_texts_keep_rounding_when_distinct() -> None:
     assert size_texts(5_060_000, 5 * MB) == ("5.1 MB", "5.0 MB")
     assert size_texts(5 * MB, 5 * MB) == ("5.0 MB", "5.0 MB")
     assert size_texts(999, 998) == ("999 bytes", "998 bytes")
+
+
+def test_with_reason_omits_empty_reason() -> None:
+    assert with_reason("Ana cancelled 'a.bin'", "") == "Ana cancelled 'a.bin'."
+    assert with_reason("Ana cancelled 'a.bin'", "no room left") == (
+        "Ana cancelled 'a.bin': no room left."
+    )
+    assert with_reason("Ana cancelled 'a.bin'", "Stop!") == "Ana cancelled 'a.bin': Stop!"

@@ -194,3 +194,32 @@ def test_offer_checks() -> None:
         parse_offer(b"{}")
     with pytest.raises(TransferError, match="limit is"):
         parse_offer("x" * 100_000)
+
+
+def test_cancel_without_reason_stays_empty() -> None:
+    """An empty reason reaches the other side empty, so that it can show who cancelled alone."""
+    sender, receiver = pair(10)
+    sender.receive(receiver.accept().model_dump_json())
+    message = receiver.cancel("")
+    assert message is not None
+    assert sender.receive(message.model_dump_json()) == Cancelled("", by_peer=True)
+    assert sender.reason == ""
+
+
+def test_decline_without_reason_stays_empty() -> None:
+    sender, receiver = pair(10)
+    assert sender.receive(receiver.decline("").model_dump_json()) == Declined("")
+    assert sender.state is State.DECLINED
+
+
+def test_cancel_names_who_cancelled() -> None:
+    sender, receiver = pair(10)
+    sender.receive(receiver.accept().model_dump_json())
+    message = sender.cancel("the room ended", by="host")
+    assert message is not None
+    assert json.loads(message.model_dump_json()) == {
+        "type": "file-cancel",
+        "reason": "the room ended",
+        "by": "host",
+    }
+    assert receiver.receive(message.model_dump_json()) == Cancelled("the room ended", by_peer=True)

@@ -172,7 +172,33 @@ window.acknowledgeMany = () => many.forEach((channel) => {
 window.manyState = () => ({
   created, terminated, channels: many.map((c) => ({ bytes: c.bytes, messages: c.messages })),
 });
+// Offers `size` bytes to Bo, a guest, through the host.
+window.offerToGuest = (size) => {
+  const bo = { id: "b", role: "guest", name: "Bo" };
+  transfers.sendFile(new File([new Uint8Array(size)], "for-bo.bin"), [bo]);
+  channels.at(-1).dispatchEvent(new Event("open"));
+};
+// Offers `size` bytes to Bo and accepts them as Bo.
+window.sendToGuest = (size) => {
+  window.offerToGuest(size);
+  channels.at(-1).deliver(protocol.fileAccept());
+};
 window.channelCount = () => channels.length;
+window.deliver = (message) => channels.at(-1).deliver(message);
+// Opens a channel from the host with an offer of 10 bytes from a sender of `role`.
+window.receiveFrom = (role) => {
+  const channel = new RecordingChannel();
+  channel.readyState = "open";
+  channels.push(channel);
+  transfers.incoming(channel);
+  const sender = role === "host"
+    ? { id: "host", name: "Host", role }
+    : { id: "a", name: "Ana", role };
+  const offer = protocol.fileOffer({
+    id: "transfer-1", name: "in.bin", size: 10, mime: "", to: "me",
+  });
+  channel.deliver({ ...offer, sender });
+};
 // Chooses `size` bytes in a room that takes up to `limit`, and returns the error shown.
 window.chooseOverLimit = (size, limit) => {
   transfers.setLimit(limit);
@@ -391,10 +417,10 @@ def test_file_gone_after_picking_cancels(tmp_path: Path, accept: bool) -> None:
     cancel = sender["messages"][-1]
     assert (
         cancel["reason"]
-        == "The file could not be read: it was moved or deleted after it was chosen"
+        == "the file could not be read: it was moved or deleted after it was chosen"
     )
     # The page shows the reason as well as sending it.
-    assert status == f"Cancelled. {cancel['reason']}"
+    assert status == f"Cancelled: {cancel['reason']}."
     assert [post["type"] for post in sender["posted"]] == ["error"]
     assert sender["bytes"] == 0
 
@@ -425,6 +451,105 @@ def test_file_to_everyone_read_once(origin: str, workers: int) -> None:
     # The guest who declined got the offer and nothing more, and the others were not held up.
     assert declined["bytes"] == 0
     assert [m["type"] for m in declined["messages"]] == ["file-offer"]
+
+
+CANCELS_OUT = [
+    ("guest", {"reason": "", "by": "host"}, "Cancelled by the host."),
+    ("guest", {"reason": "", "by": "receiver"}, "Cancelled by the receiver."),
+    (
+        "guest",
+        {"reason": "no room left", "by": "receiver"},
+        "Cancelled by the receiver: no room left.",
+    ),
+    # A host that sends no `by` is the receiver itself, or an older one passing the file on.
+    ("guest", {"reason": ""}, "Cancelled by the receiver."),
+    ("host", {"reason": "the room ended", "by": "host"}, "Cancelled by the host: the room ended."),
+    ("host", {"reason": ""}, "Cancelled by the host."),
+]
+
+
+@pytest.mark.parametrize(("receiver", "cancel", "status"), CANCELS_OUT)
+def test_sender_cancel_status_names_who(receiver: str, cancel: dict[str, str], status: str) -> None:
+    """The sender's page names who cancelled, with the reason only when one was given."""
+    with sender_page(SECURE) as page:
+        if receiver == "host":
+            page.evaluate("(size) => window.sendAccepted(size)", MIB)
+        else:
+            page.evaluate("(size) => window.sendToGuest(size)", MIB)
+        page.evaluate("(cancel) => window.deliver({ type: 'file-cancel', ...cancel })", cancel)
+        state = page.evaluate("() => window.transferState()")
+        status_shown = page.evaluate("() => window.transferStatus()")
+    assert state == "cancelled"
+    assert status_shown == status
+
+
+CANCELS_IN = [
+    ("guest", {"reason": "", "by": "host"}, "Cancelled by the host."),
+    ("guest", {"reason": "", "by": "sender"}, "Cancelled by the sender."),
+    (
+        "guest",
+        {"reason": "the file changed while it was being sent", "by": "sender"},
+        "Cancelled by the sender: the file changed while it was being sent.",
+    ),
+    ("host", {"reason": "", "by": "host"}, "Cancelled by the host."),
+    ("host", {"reason": "the room ended"}, "Cancelled by the host: the room ended."),
+]
+
+
+@pytest.mark.parametrize(("sender", "cancel", "status"), CANCELS_IN)
+def test_receiver_cancel_status_names_who(sender: str, cancel: dict[str, str], status: str) -> None:
+    """The receiver's page names who cancelled, with the reason only when one was given."""
+    with sender_page(SECURE) as page:
+        page.evaluate("(role) => window.receiveFrom(role)", sender)
+        page.click('.transfer button[data-action="accept"]')
+        page.evaluate("(cancel) => window.deliver({ type: 'file-cancel', ...cancel })", cancel)
+        state = page.evaluate("() => window.transferState()")
+        status_shown = page.evaluate("() => window.transferStatus()")
+    assert state == "cancelled"
+    assert status_shown == status
+
+
+def test_cancel_buttons_send_no_reason() -> None:
+    """A click on Cancel or Decline sends an empty reason: the other side names who acted."""
+    with sender_page(SECURE) as page:
+        page.evaluate("(size) => window.sendToGuest(size)", MIB)
+        page.click('.transfer button[data-action="cancel"]')
+        sent = page.evaluate("() => window.sender().messages")
+        sender_status = page.evaluate("() => window.transferStatus()")
+
+        page.evaluate("() => window.receiveFrom('guest')")
+        page.click('.transfer button[data-action="accept"]')
+        page.click('.transfer button[data-action="cancel"]')
+        received = page.evaluate("() => window.sender().messages")
+        receiver_status = page.evaluate("() => window.transferStatus()")
+
+        page.evaluate("() => window.receiveFrom('guest')")
+        page.click('.transfer button[data-action="decline"]')
+        declined = page.evaluate("() => window.sender().messages")
+        decliner_status = page.evaluate("() => window.transferStatus()")
+    assert sent[-1] == {"type": "file-cancel", "reason": ""}
+    assert sender_status == "Cancelled."
+    assert received == [{"type": "file-accept"}, {"type": "file-cancel", "reason": ""}]
+    assert receiver_status == "Cancelled."
+    assert declined == [{"type": "file-decline", "reason": ""}]
+    assert decliner_status == "You declined the file."
+
+
+@pytest.mark.parametrize(
+    ("receiver", "status"),
+    [("guest", "Bo declined the file."), ("host", "The host declined the file.")],
+)
+def test_plain_decline_names_receiver(receiver: str, status: str) -> None:
+    with sender_page(SECURE) as page:
+        if receiver == "host":
+            page.evaluate("(size) => window.offer(size)", MIB)
+        else:
+            page.evaluate("(size) => window.offerToGuest(size)", MIB)
+        page.evaluate("() => window.deliver({ type: 'file-decline', reason: '' })")
+        state = page.evaluate("() => window.transferState()")
+        status_shown = page.evaluate("() => window.transferStatus()")
+    assert state == "declined"
+    assert status_shown == status
 
 
 def test_size_limit_error_sizes_differ() -> None:

@@ -28,13 +28,14 @@ from pydantic import BaseModel
 from pairview.host.channel import ChannelPipe
 from pairview.host.console import Command, Console, Question
 from pairview.host.downloads import PendingFile, SaveError
-from pairview.host.output import ShareOutput, printable, sentence, size_text, size_texts
+from pairview.host.output import ShareOutput, printable, size_text, size_texts, with_reason
 from pairview.protocol.transfer import (
     CHANNEL_LABEL,
     MAX_CHUNK,
     TRANSFER_VERSION,
     Accepted,
     Cancelled,
+    CancelledBy,
     Completed,
     Declined,
     Ended,
@@ -93,7 +94,11 @@ class _Transfer:
         raise NotImplementedError
 
     def cancel(self, reason: str) -> None:
+        """Cancel as the host; an empty `reason` means the host gave none."""
         raise NotImplementedError
+
+    def participant_left(self, peer_id: str) -> None:
+        self.cancel("the guest left the room")
 
 
 class FileTransfers:
@@ -134,7 +139,7 @@ class FileTransfers:
     async def close(self) -> None:
         """Cancel every transfer; partial files are removed."""
         for transfer in list(self._transfers.values()):
-            transfer.cancel("the host ended the room")
+            transfer.cancel("the room ended")
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -148,7 +153,7 @@ class FileTransfers:
         self._guests.pop(peer_id, None)
         for transfer in list(self._transfers.values()):
             if peer_id in transfer.peers:
-                transfer.cancel("a participant left")
+                transfer.participant_left(peer_id)
 
     def guest(self, peer_id: str) -> _Guest | None:
         return self._guests.get(peer_id)
@@ -167,7 +172,7 @@ class FileTransfers:
         incoming = IncomingTransfer(offer)
         running = sum(guest.peer_id in t.peers for t in self._transfers.values())
         if running >= MAX_TRANSFERS_PER_GUEST:
-            reason = f"You have {running} transfers going; wait until one ends."
+            reason = f"you have {running} transfers going; wait until one ends"
             pipe.send(incoming.decline(reason).model_dump_json())
             pipe.close()
             logger.warning(
@@ -176,17 +181,19 @@ class FileTransfers:
             return
         if offer.size > self.max_size:
             size, limit = size_texts(offer.size, self.max_size)
-            reason = f"The file is {size}; this room takes files up to {limit}."
+            reason = f"the file is {size}; this room takes files up to {limit}"
             pipe.send(incoming.decline(reason).model_dump_json())
             pipe.close()
-            self._output.warning(f"Declined {printable(offer.name)!r} from {guest.label}: {reason}")
+            self._output.warning(
+                with_reason(f"Declined {printable(offer.name)!r} from {guest.label}", reason)
+            )
             return
         if offer.to == HOST_ID:
             self._add(_Receive(self, guest, pipe, incoming))
             return
         target = self._guests.get(offer.to)
         if target is None or target is guest:
-            pipe.send(incoming.decline("That participant is not in the room.").model_dump_json())
+            pipe.send(incoming.decline("that participant is not in the room").model_dump_json())
             pipe.close()
             return
         self._add(_Relay(self, guest, pipe, incoming, target))
@@ -287,7 +294,7 @@ class FileTransfers:
                 )
                 return
         for transfer in chosen:
-            transfer.cancel("the host cancelled it")
+            transfer.cancel("")
 
 
 def _readable_problem(path: Path, max_size: int) -> str | None:
@@ -409,7 +416,7 @@ class _Receive(_Endpoint):
                 f"{guest.label} offered {printable(offer.name)!r}, but this terminal cannot "
                 "answer: standard input is closed."
             )
-            self._send(pipe, incoming.decline("The host cannot accept files now."))
+            self._send(pipe, incoming.decline("the host cannot accept files now"))
             self._finish()
 
     def describe(self) -> tuple[str, str, str]:
@@ -422,11 +429,11 @@ class _Receive(_Endpoint):
     def cancel(self, reason: str) -> None:
         if self._saving:
             return
-        message = self._incoming.cancel(reason)
+        message = self._incoming.cancel(reason, by="host")
         if message is not None:
             self._send(self._pipe, message)
             self.output.warning(
-                f"Cancelled {printable(self.name)!r} from {self._guest.label}: {reason}."
+                with_reason(f"Cancelled {printable(self.name)!r} from {self._guest.label}", reason)
             )
         self._finish()
 
@@ -435,7 +442,8 @@ class _Receive(_Endpoint):
         if self._incoming.finished:
             return
         if not accept:
-            self._send(self._pipe, self._incoming.decline("The host declined the file."))
+            # The page names the host as the one who declined.
+            self._send(self._pipe, self._incoming.decline(""))
             self.output.info(f"Declined {printable(self.name)!r} from {self._guest.label}.")
             self._finish()
             return
@@ -443,7 +451,7 @@ class _Receive(_Endpoint):
             self._pending = PendingFile(self._files.downloads_dir, self.name)
         except SaveError as error:
             self.output.error(str(error))
-            self._send(self._pipe, self._incoming.decline("The host cannot save files now."))
+            self._send(self._pipe, self._incoming.decline("the host cannot save files now"))
             self._finish()
             return
         self._send(self._pipe, self._incoming.accept())
@@ -478,7 +486,7 @@ class _Receive(_Endpoint):
                 self._files.keep(task)
             case Cancelled(reason):
                 self.output.warning(
-                    f"{self._guest.label} cancelled {printable(self.name)!r}: {sentence(reason)}"
+                    with_reason(f"{self._guest.label} cancelled {printable(self.name)!r}", reason)
                 )
                 self._finish()
             case Failed(reason):
@@ -504,7 +512,7 @@ class _Receive(_Endpoint):
         self._finish()
 
     def _fail(self, reason: str) -> None:
-        self._send(self._pipe, self._incoming.fail(reason))
+        self._send(self._pipe, self._incoming.fail(reason, by="host"))
         self.output.error(
             f"Receiving {printable(self.name)!r} from {self._guest.label} failed: {reason}."
         )
@@ -513,9 +521,12 @@ class _Receive(_Endpoint):
     def _closed(self) -> None:
         if self._saving:
             return
-        event = self._incoming.channel_closed()
-        if event is not None:
-            self._event(event)
+        if self._incoming.channel_closed() is not None:
+            self.output.warning(
+                f"Receiving {printable(self.name)!r} from {self._guest.label} stopped: "
+                "the connection closed."
+            )
+            self._finish()
 
     def _finish(self) -> None:
         self._files.withdraw(self._question)
@@ -561,12 +572,12 @@ class _Send(_Endpoint):
         return (printable(self.name), f"to {self._guest.label}", progress)
 
     def cancel(self, reason: str) -> None:
-        message = self._outgoing.cancel(reason)
+        message = self._outgoing.cancel(reason, by="host")
         if message is not None and self._pipe is not None:
             self._send(self._pipe, message)
         if message is not None:
             self.output.warning(
-                f"Cancelled {printable(self.name)!r} to {self._guest.label}: {reason}."
+                with_reason(f"Cancelled {printable(self.name)!r} to {self._guest.label}", reason)
             )
         self._wake.set()
 
@@ -659,11 +670,11 @@ class _Send(_Endpoint):
                 )
             case Declined(reason):
                 self.output.info(
-                    f"{self._guest.label} declined {printable(self.name)!r}: {printable(reason)}"
+                    with_reason(f"{self._guest.label} declined {printable(self.name)!r}", reason)
                 )
             case Cancelled(reason):
                 self.output.warning(
-                    f"{self._guest.label} cancelled {printable(self.name)!r}: {sentence(reason)}"
+                    with_reason(f"{self._guest.label} cancelled {printable(self.name)!r}", reason)
                 )
             case Failed(reason):
                 self._send_cancel(reason)
@@ -676,7 +687,7 @@ class _Send(_Endpoint):
 
     def _send_cancel(self, reason: str) -> None:
         if self._pipe is not None:
-            self._send(self._pipe, FileCancel(reason=reason[:300]))
+            self._send(self._pipe, FileCancel(reason=reason[:300], by="host"))
 
     def _closed(self) -> None:
         event = self._outgoing.channel_closed()
@@ -774,6 +785,10 @@ class _Relay(_Endpoint):
     def cancel(self, reason: str) -> None:
         self._stop(reason)
 
+    def participant_left(self, peer_id: str) -> None:
+        role = "sender" if peer_id == self._source.peer_id else "receiver"
+        self._stop(f"the {role} left the room")
+
     async def _open(self) -> None:
         try:
             channel = self._target.open_channel()
@@ -808,7 +823,7 @@ class _Relay(_Endpoint):
                 if self._out is not None:
                     self._out.send(self._outgoing.end().model_dump_json())
             case Cancelled(reason):
-                self._stop(reason, notify_source=False)
+                self._stop(reason, by="sender")
             case Failed(reason):
                 self._stop(reason)
             case _:
@@ -822,8 +837,11 @@ class _Relay(_Endpoint):
             case Declined(reason):
                 self._send(self._in, self._incoming.decline(reason))
                 self.output.info(
-                    f"{self._target.label} declined {printable(self.name)!r} "
-                    f"from {self._source.label}."
+                    with_reason(
+                        f"{self._target.label} declined {printable(self.name)!r} "
+                        f"from {self._source.label}",
+                        reason,
+                    )
                 )
                 self._close_later()
             case Progressed(received):
@@ -836,25 +854,39 @@ class _Relay(_Endpoint):
                 )
                 self._close_later()
             case Cancelled(reason):
-                self._stop(reason, notify_target=False)
+                self._stop(reason, by="receiver")
             case Failed(reason):
                 self._stop(reason)
             case _:
                 pass
 
-    def _stop(self, reason: str, notify_source: bool = True, notify_target: bool = True) -> None:
+    def _stop(
+        self,
+        reason: str,
+        by: CancelledBy = "host",
+        notify_source: bool = True,
+        notify_target: bool = True,
+    ) -> None:
+        """End the transfer for both guests, telling each, except the one who cancelled."""
         if self._closing:
             return
-        to_source = self._incoming.cancel(reason)
-        to_target = self._outgoing.cancel(reason)
-        if notify_source:
+        to_source = self._incoming.cancel(reason, by)
+        to_target = self._outgoing.cancel(reason, by)
+        if notify_source and by != "sender":
             self._send(self._in, to_source)
-        if notify_target and self._out is not None:
+        if notify_target and by != "receiver" and self._out is not None:
             self._send(self._out, to_target)
-        self.output.warning(
-            f"Stopped passing {printable(self.name)!r} from {self._source.label} to "
-            f"{self._target.label}: {sentence(reason)}"
-        )
+        name = printable(self.name)
+        source = self._source.label
+        target = self._target.label
+        match by:
+            case "sender":
+                text = f"{source} cancelled sending {name!r} to {target}"
+            case "receiver":
+                text = f"{target} cancelled receiving {name!r} from {source}"
+            case "host":
+                text = f"Stopped passing {name!r} from {source} to {target}"
+        self.output.warning(with_reason(text, reason))
         self._close_later()
 
     def _close_later(self) -> None:

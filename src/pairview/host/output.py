@@ -44,6 +44,11 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
+def with_reason(text: str, reason: str) -> str:
+    """Return `text` as a sentence, followed by `reason` after a colon unless it is empty."""
+    return f"{text}: {sentence(reason)}" if reason else f"{text}."
+
+
 def size_text(size: float) -> str:
     """Format a byte count as "20.0 MB" (decimal units, as file managers show)."""
     for unit in ("bytes", "kB", "MB", "GB", "TB"):

@@ -9,6 +9,15 @@ receiver checks size and hash and answers `file-complete`, or
 `file-cancel` with the reason. Either side may send `file-cancel` at any
 time, and a channel that closes before `file-complete` cancels the transfer.
 
+A reason in `file-decline` or `file-cancel` is a clause that starts in
+lower case and has no full stop, such as "the file changed while it was
+being sent", because each side shows it after a colon or turns it into a
+sentence of its own. An empty reason means that someone chose to decline or
+cancel and gave no reason. The side that shows a reason names who acted,
+because it has the other end's role: the offer and the target name it, and
+in a `file-cancel` that the host sends, `by` tells a cancel of the host's
+own from one that it passes on from the guest at the other end.
+
 Flow control works at two levels. The sender keeps the channel's
 bufferedAmount low, so that no more than a few chunks wait in the SCTP
 stack. The receiver acknowledges what it has with `file-progress` at least
@@ -111,9 +120,16 @@ class FileComplete(_Message):
     type: Literal["file-complete"] = "file-complete"
 
 
+CancelledBy = Literal["sender", "receiver", "host"]
+
+
 class FileCancel(_Message):
     type: Literal["file-cancel"] = "file-cancel"
     reason: Reason = ""
+    # Who cancelled. The host sets it in every cancel it sends, and ignores it
+    # in cancels from guests, whose role it has. "sender" and "receiver" name
+    # the guest at the other end of a file that the host passes between guests.
+    by: CancelledBy | None = None
 
 
 class FileVersionError(_Message):
@@ -200,6 +216,7 @@ class Accepted:
 
 @dataclass(frozen=True, slots=True)
 class Declined:
+    # Empty when the receiver gave no reason.
     reason: str
 
 
@@ -222,6 +239,7 @@ class Completed:
 
 @dataclass(frozen=True, slots=True)
 class Cancelled:
+    # Empty when the other side gave no reason.
     reason: str
     by_peer: bool
 
@@ -245,13 +263,13 @@ class _Transfer:
     def finished(self) -> bool:
         return self.state in FINISHED
 
-    def cancel(self, reason: str) -> FileCancel | None:
+    def cancel(self, reason: str, by: CancelledBy | None = None) -> FileCancel | None:
         """Cancel on this side; return the message for the peer, or None if already over."""
         if self.finished:
             return None
         self.state = State.CANCELLED
         self.reason = reason
-        return FileCancel(reason=reason[:300])
+        return FileCancel(reason=reason[:300], by=by)
 
     def channel_closed(self) -> Event | None:
         """Cancel the transfer, unless it was over, because its channel closed."""
@@ -268,7 +286,7 @@ class _Transfer:
 
     def _cancelled(self, message: FileCancel) -> Cancelled:
         self.state = State.CANCELLED
-        self.reason = message.reason or "no reason given"
+        self.reason = message.reason
         return Cancelled(self.reason, by_peer=True)
 
 
@@ -332,7 +350,7 @@ class OutgoingTransfer(_Transfer):
                 return Accepted()
             case FileDecline() if self.state is State.OFFERED:
                 self.state = State.DECLINED
-                self.reason = message.reason or "declined"
+                self.reason = message.reason
                 return Declined(self.reason)
             case FileProgress() if self.state in (State.TRANSFERRING, State.ENDED):
                 if not self.acknowledged <= message.received <= self.sent:
@@ -435,9 +453,9 @@ class IncomingTransfer(_Transfer):
         self.state = State.COMPLETE
         return FileComplete()
 
-    def fail(self, reason: str) -> FileCancel | None:
+    def fail(self, reason: str, by: CancelledBy | None = None) -> FileCancel | None:
         """Give up on this side, for example when the file cannot be written."""
-        message = self.cancel(reason)
+        message = self.cancel(reason, by)
         if message is not None:
             self.state = State.FAILED
         return message

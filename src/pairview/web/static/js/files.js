@@ -151,6 +151,26 @@ export function formatSizes(size, limit) {
   return [size, limit].map((value) => `${value.toLocaleString("en-US")} bytes`);
 }
 
+/** Return `text` ending in one full stop, unless it ends in . ! or ?. */
+function sentence(text) {
+  const trimmed = text.trimEnd();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
+
+/**
+ * Return `text` as a sentence, followed by `reason` after a colon unless it is
+ * empty. Reasons start in lower case, as pairview/protocol/transfer.py defines them.
+ */
+export function withReason(text, reason) {
+  return reason ? `${text}: ${sentence(reason)}` : `${text}.`;
+}
+
+/** Return a reason as a sentence of its own, starting with a capital. */
+function reasonSentence(reason) {
+  const text = sentence(reason);
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 function randomId() {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
@@ -257,11 +277,11 @@ class Transfer {
     setTimeout(() => this.channel.close(), CLOSE_DELAY_MS);
   }
 
-  /** Cancel, sending `reason` to the other side and showing `text` on this page. */
-  cancel(reason, text = "Cancelled.") {
+  /** Cancel, sending `reason` to the other side and showing it on this page; "" gives none. */
+  cancel(reason) {
     if (this.finished) return;
     this.sendMessage(protocol.fileCancel(reason));
-    this.finish("cancelled", text);
+    this.finish("cancelled", withReason("Cancelled", reason));
     this.onCancelled();
   }
 
@@ -296,7 +316,8 @@ class OutgoingTransfer extends Transfer {
       this.wake();
     });
     channel.addEventListener("bufferedamountlow", () => this.wake());
-    view.button("Cancel", "cancel", () => this.cancel("The sender cancelled."));
+    // The other side shows who cancelled; a reason would only repeat it.
+    view.button("Cancel", "cancel", () => this.cancel(""));
   }
 
   wake() {
@@ -316,8 +337,7 @@ class OutgoingTransfer extends Transfer {
 
   /** Cancel because the file could not be read, and show why here too. */
   failRead(error) {
-    const reason = `The file could not be read: ${error.message}`;
-    this.cancel(reason, `Cancelled. ${reason}`);
+    this.cancel(`the file could not be read: ${error.message}`);
   }
 
   receive(data) {
@@ -330,13 +350,15 @@ class OutgoingTransfer extends Transfer {
         this.view.setState("transferring", "Sending…");
         this.pump().catch((error) => this.failRead(error));
         break;
-      case "file-decline":
-        // The receiver's reason is a sentence of its own, such as "The host declined the file."
-        this.finish("declined", message.reason || "The receiver declined the file and gave no reason.");
+      case "file-decline": {
+        // A reason is shown as a sentence of its own, such as "The host cannot save files now."
+        const receiver = this.offer.to === "host" ? "The host" : this.receiverName;
+        this.finish("declined", message.reason ? reasonSentence(message.reason) : `${receiver} declined the file.`);
         break;
+      }
       case "file-progress":
         if (message.received < this.acknowledged || message.received > this.sent) {
-          this.cancel("The receiver acknowledged bytes it cannot have.");
+          this.cancel("the receiver acknowledged bytes it cannot have");
           return;
         }
         this.acknowledged = message.received;
@@ -347,10 +369,13 @@ class OutgoingTransfer extends Transfer {
         this.view.setProgress(this.file.size, this.file.size);
         this.finish("complete", `Sent ${formatSize(this.file.size)}; the receiver checked its SHA-256.`);
         break;
-      case "file-cancel":
-        this.finish("cancelled", `Cancelled by the receiver: ${message.reason || "no reason given"}`);
+      case "file-cancel": {
+        // The host sets `by` to "host" when it stopped a file on its way to another guest.
+        const by = this.offer.to === "host" || message.by === "host" ? "the host" : "the receiver";
+        this.finish("cancelled", withReason(`Cancelled by ${by}`, message.reason));
         this.wake();
         break;
+      }
       case "version-error":
         this.finish("failed", "The receiver speaks another version of file transfer. Reload the page.");
         break;
@@ -401,7 +426,8 @@ class IncomingTransfer extends Transfer {
     view.setState("offered", `${senderName} sends you ${formatSize(offer.size)}.`);
     view.button("Accept", "accept", () => this.accept());
     view.button("Decline", "decline", () => {
-      this.sendMessage(protocol.fileDecline("The guest declined the file."));
+      // The sender's side shows who declined; a reason would only repeat it.
+      this.sendMessage(protocol.fileDecline(""));
       this.finish("declined", "You declined the file.");
     });
     channel.addEventListener("message", (event) => this.receive(event.data));
@@ -416,7 +442,7 @@ class IncomingTransfer extends Transfer {
     if (!this.hash) this.buffer = new Uint8Array(this.offer.size);
     this.sendMessage(protocol.fileAccept());
     this.view.clearButtons();
-    this.view.button("Cancel", "cancel", () => this.cancel("The receiver cancelled."));
+    this.view.button("Cancel", "cancel", () => this.cancel(""));
     this.view.setState("transferring", "Receiving…");
   }
 
@@ -434,29 +460,31 @@ class IncomingTransfer extends Transfer {
     }
     const message = protocol.parseTransferMessage(data);
     if (message === null) {
-      this.reject("The sender sent a message this page does not know.");
+      this.reject("the sender sent a message this page does not know");
     } else if (message.type === "file-end" && this.state === "transferring") {
       this.state = "checking";
-      this.end(message.sha256).catch((error) => this.reject(`The file could not be checked: ${error.message}`));
+      this.end(message.sha256).catch((error) => this.reject(`the file could not be checked: ${error.message}`));
     } else if (message.type === "file-cancel") {
-      this.fail("cancelled", `Cancelled by the sender: ${message.reason || "no reason given"}`);
+      // The host sets `by` to "host" when it stopped a file on its way from another guest.
+      const by = this.offer.sender?.role === "host" || message.by === "host" ? "the host" : "the sender";
+      this.fail("cancelled", withReason(`Cancelled by ${by}`, message.reason));
     } else {
-      this.reject(`The sender sent ${message.type} at the wrong time.`);
+      this.reject(`the sender sent ${message.type} at the wrong time`);
     }
   }
 
   reject(reason) {
     this.sendMessage(protocol.fileCancel(reason));
-    this.fail("failed", reason);
+    this.fail("failed", reasonSentence(reason));
   }
 
   receiveData(chunk) {
     if (this.state !== "transferring") {
-      this.reject("The sender sent data before the file was accepted.");
+      this.reject("the sender sent data before the file was accepted");
       return;
     }
     if (chunk.length === 0 || chunk.length > protocol.MAX_CHUNK || this.received + chunk.length > this.offer.size) {
-      this.reject("The sender sent more than it offered.");
+      this.reject("the sender sent more than it offered");
       return;
     }
     if (this.buffer) {
@@ -475,13 +503,13 @@ class IncomingTransfer extends Transfer {
 
   async end(sha256) {
     if (this.received !== this.offer.size) {
-      this.reject(`The file ended after ${this.received} of ${this.offer.size} bytes.`);
+      this.reject(`the file ended after ${this.received} of ${this.offer.size} bytes`);
       return;
     }
     const digest = this.hash ? this.hash.hex() : await nativeSha256(this.buffer);
     if (this.finished) return;
     if (digest !== sha256) {
-      this.reject("The SHA-256 of the received bytes does not match.");
+      this.reject("the SHA-256 of the received bytes does not match");
       return;
     }
     const blob = new Blob(this.buffer ? [this.buffer] : this.parts, {
@@ -625,7 +653,7 @@ export class FileTransfers {
       view.item.dataset.name = offer.name;
       const transfer = new IncomingTransfer(channel, view, offer, sender);
       if (offer.size > this.maxFileSize) {
-        transfer.sendMessage(protocol.fileDecline("The file is larger than this room allows."));
+        transfer.sendMessage(protocol.fileDecline("the file is larger than this room allows"));
         transfer.finish("declined", `Declined: the file is larger than this room allows (${formatSize(this.maxFileSize)}).`);
       }
       this.track(transfer);

@@ -260,6 +260,9 @@ export function fileComplete() {
   return { type: "file-complete" };
 }
 
+// A page sends no `by`. In the cancels the host sends, `by` names who cancelled:
+// "host", or "sender" or "receiver" for the guest at the other end of a file
+// that the host passes between guests.
 export function fileCancel(reason) {
   return { type: "file-cancel", reason: reason.slice(0, 300) };
 }
