@@ -1,7 +1,8 @@
 """The `pairview` command's checks at start: each bad value stops it with advice.
 
-No test here sends a packet: 999.1.1.1 is not an IPv4 address, and glibc
-rejects it without asking a DNS server. 192.0.2.1 (TEST-NET-1) is not an
+No test here sends a packet: "bad host!" is neither an IP address nor a
+valid host name, and glibc rejects it without asking a DNS server (a string
+such as 999.1.1.1 would be looked up). 192.0.2.1 (TEST-NET-1) is not an
 address of this machine, so binding to it fails locally.
 """
 
@@ -45,7 +46,7 @@ def share_command(tmp_path: Path, *options: str) -> list[str]:
 
 
 BAD_ADDRESSES = [
-    ("999.1.1.1", "is neither an IP address nor a host name that resolves"),
+    ("bad host!", "is neither an IP address nor a host name that resolves"),
     ("192.0.2.1", "is not an address of this machine"),
 ]
 

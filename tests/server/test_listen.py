@@ -1,7 +1,8 @@
 """Opening the listening socket, and the advice given when that fails.
 
-Every bind here fails on this machine without sending a packet: 999.1.1.1 is
-not an IPv4 address, and glibc rejects it without asking a DNS server.
+Every bind here fails on this machine without sending a packet: "bad host!"
+is neither an IP address nor a valid host name, and glibc rejects it without
+asking a DNS server (a string such as 999.1.1.1 would be looked up).
 192.0.2.1 (TEST-NET-1) is not an address of this machine.
 """
 
@@ -19,7 +20,7 @@ from pairview.server.runner import _listen_error, bind_socket, start_server
 from pairview.server.tls import CERT_FILE, KEY_FILE, ensure_self_signed
 from pairview.settings import ServerSettings
 
-NOT_AN_ADDRESS = "999.1.1.1"
+NOT_AN_ADDRESS = "bad host!"
 NOT_THIS_MACHINE = "192.0.2.1"
 
 
