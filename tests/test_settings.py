@@ -269,3 +269,35 @@ def test_backup_dir_defaults_to_data_dir(tmp_path: Path) -> None:
     )
     assert settings.backup_retention == 15 * 86400
     assert settings.usage_retention == 90 * 86400
+
+
+def test_misspelt_table_suggests_name(tmp_path: Path) -> None:
+    config = tmp_path / "pairview.toml"
+    config.write_text("[shar]\nport = 8080\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(ShareSettings, config)
+
+    message = str(raised.value)
+    assert f"Unknown table in configuration file {config}" in message
+    assert "'shar' is not a table of Pairview's settings. Did you mean [share]?" in message
+
+
+def test_key_outside_tables_rejected(tmp_path: Path) -> None:
+    config = tmp_path / "pairview.toml"
+    config.write_text("port = 8080\n\n[server]\nhost = '127.0.0.1'\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(ServerSettings, config)
+
+    message = str(raised.value)
+    assert "'port' is not a table of Pairview's settings." in message
+    assert "Settings go in [server] or [share]." in message
+
+
+def test_both_tables_accepted(tmp_path: Path) -> None:
+    config = tmp_path / "pairview.toml"
+    config.write_text("[server]\nport = 8081\n\n[share]\nport = 8082\n")
+
+    assert load_settings(ServerSettings, config).port == 8081
+    assert load_settings(ShareSettings, config).port == 8082

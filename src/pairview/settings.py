@@ -204,6 +204,7 @@ class _TomlTableSource(PydanticBaseSettingsSource):
             raise ConfigError(f"Cannot read configuration file {path}: {error.strerror}") from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"Invalid TOML in configuration file {path}: {error}") from None
+        _check_tables(document, path)
         section = document.get(table, {})
         if not isinstance(section, dict):
             raise ConfigError(f"Configuration file {path}: [{table}] must be a table")
@@ -220,6 +221,22 @@ class _TomlTableSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return dict(self._values)
+
+
+def _check_tables(document: dict[str, Any], path: Path) -> None:
+    """Raise ConfigError for a top-level key that is not one of the known tables."""
+    tables = sorted(cls.toml_table for cls in (ServerSettings, ShareSettings))
+    unknown = [key for key in document if key not in tables]
+    if not unknown:
+        return
+    lines = []
+    for key in unknown:
+        matches = difflib.get_close_matches(key, tables, n=1)
+        hint = f"Did you mean [{matches[0]}]?" if matches else "Settings go in [server] or [share]."
+        lines.append(f"  {key!r} is not a table of Pairview's settings. {hint}")
+    noun = "table" if len(unknown) == 1 else "tables"
+    header = f"Unknown {noun} in configuration file {path}:"
+    raise ConfigError("\n".join([header, *lines]))
 
 
 def _describe_unknown_key(settings_cls: type[BaseSettings], key: str) -> str:
