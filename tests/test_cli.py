@@ -166,3 +166,24 @@ def test_share_creates_downloads_dir(
     assert code == 2
     assert "No X display to capture" in capsys.readouterr().err
     assert folder.is_dir()
+
+
+@pytest.mark.parametrize("after_command", [False, True], ids=["before", "after"])
+def test_config_read_either_side(
+    after_command: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    (tmp_path / "notes.txt").write_text("mine")
+    config = tmp_path / "pairview.toml"
+    config.write_text(f"[share]\ndownloads_dir = '{tmp_path / 'notes.txt'}'\n")
+    share = ["share", "--data-dir", str(tmp_path / "data")]
+    option = ["--config", str(config)]
+
+    code = main(share + option if after_command else option + share)
+
+    error = capsys.readouterr().err
+    assert code == 2
+    assert f"{tmp_path / 'notes.txt'} is a file, not a folder" in error

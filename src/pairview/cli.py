@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import secrets
@@ -164,16 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Self-hosted, peer-to-peer screen sharing and remote control.",
     )
     parser.add_argument("--version", action="version", version=f"pairview {__version__}")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        help="TOML settings file with [server] and [share] tables; flags and "
-        "PAIRVIEW_* environment variables take precedence",
+    config_help = (
+        "TOML settings file with [server] and [share] tables; flags and "
+        "PAIRVIEW_* environment variables take precedence"
     )
+    parser.add_argument("--config", type=Path, help=config_help)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Every command also takes --config after its name, as in `pairview share --config FILE`.
+    config_option = argparse.ArgumentParser(add_help=False)
+    config_option.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=config_help)
+    add_command = functools.partial(commands.add_parser, parents=[config_option])
 
-    server = commands.add_parser(
+    server = add_command(
         "server",
         help="run the Pairview server: rooms, signaling and the web client",
         description="Run the Pairview server: rooms, signaling, ICE configuration "
@@ -215,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     _server_options(server, embedded=False)
     _ice_options(server)
 
-    turn = commands.add_parser(
+    turn = add_command(
         "turn-config",
         help="write a hardened coturn configuration for the TURN relay",
         description="Write a coturn configuration that accepts the TURN credentials this "
@@ -225,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _turn_config_options(turn)
 
-    login = commands.add_parser(
+    login = add_command(
         "login",
         help="sign this host app in to a Pairview server with accounts",
         description="Sign in to a Pairview server and keep the token in "
@@ -245,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     login.add_argument("--cafile", type=Path, help="CA certificate (PEM) to trust for --server")
 
-    logout = commands.add_parser(
+    logout = add_command(
         "logout",
         help="sign out of a Pairview server and forget the token",
         description="Sign out of a Pairview server: every session of the account ends, on "
@@ -254,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     logout.add_argument("--server", required=True, help="URL of the Pairview server")
     logout.add_argument("--cafile", type=Path, help="CA certificate (PEM) to trust for --server")
 
-    database = commands.add_parser(
+    database = add_command(
         "db", help="manage the server's database", description="Manage the server's database."
     )
     database_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -266,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in --data-dir)")
     upgrade.add_argument("--data-dir", type=Path, help="the server's data directory")
 
-    admin = commands.add_parser(
+    admin = add_command(
         "admin",
         help="manage accounts directly in the server's database",
         description="Manage accounts directly in the server's database (PAIRVIEW_DATABASE_URL "
@@ -307,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     backup_cli.add_commands(commands)
 
-    share = commands.add_parser(
+    share = add_command(
         "share",
         help="share this screen and print a link for guests",
         description="Share an X11 monitor with guests in their browsers. With no --server, "
