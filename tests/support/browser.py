@@ -127,9 +127,17 @@ def launch_options(wrapper: Path, servers: Sequence[str]) -> dict[str, Any]:
         raise RuntimeError(
             f"{CHROMIUM} is missing; scripts/setup --dev installs the chromium package"
         )
+    return {"executable_path": str(wrapper), "args": reaching_only(servers), "headless": True}
+
+
+def reaching_only(servers: Sequence[str]) -> list[str]:
+    """Return Chromium's arguments for a browser that reaches only the addresses in `servers`.
+
+    Every other name resolves to nothing inside Chromium, so no DNS query
+    leaves, not even for the Google services it contacts at start-up.
+    """
     resolver_rules = ", ".join(["MAP * ~NOTFOUND", *(f"EXCLUDE {host}" for host in servers)])
-    args = [*CHROMIUM_ARGS, f"--host-resolver-rules={resolver_rules}"]
-    return {"executable_path": str(wrapper), "args": args, "headless": True}
+    return [*CHROMIUM_ARGS, f"--host-resolver-rules={resolver_rules}"]
 
 
 # JavaScript run in the page: draw the current video frame into a canvas and

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -17,16 +16,12 @@ from pairview.server.runner import RunningServer
 from tests.server.accounts.conftest import PASSWORD
 from tests.server.accounts.test_sharing import start_host
 from tests.support.accounts import csrf_headers
+from tests.support.browser import reaching_only
 from tests.support.mailbox import Mailbox
 from tests.support.timing import seconds
 
-CHROMIUM_ARGS = [
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    *(["--no-sandbox"] if os.geteuid() == 0 else []),
-]
+# The test server listens on 127.0.0.1, and Chromium resolves no other name.
+CHROMIUM_ARGS = reaching_only(["127.0.0.1"])
 
 
 @pytest.fixture
