@@ -210,10 +210,8 @@ class _TomlTableSource(PydanticBaseSettingsSource):
             raise ConfigError(f"Configuration file {path}: [{table}] must be a table")
         unknown = [key for key in section if key not in settings_cls.model_fields]
         if unknown:
-            noun = "key" if len(unknown) == 1 else "keys"
-            lines = [f"  {_describe_unknown_key(settings_cls, key)}" for key in unknown]
-            header = f"Unknown {noun} in the [{table}] table of configuration file {path}:"
-            raise ConfigError("\n".join([header, *lines]))
+            lines = [_describe_unknown_key(settings_cls, key) for key in unknown]
+            raise _unknown_error("key", lines, f"the [{table}] table of configuration file {path}")
         self._values = section
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
@@ -229,14 +227,19 @@ def _check_tables(document: dict[str, Any], path: Path) -> None:
     unknown = [key for key in document if key not in tables]
     if not unknown:
         return
+    everywhere = " or ".join(f"[{table}]" for table in tables)
     lines = []
     for key in unknown:
         matches = difflib.get_close_matches(key, tables, n=1)
-        hint = f"Did you mean [{matches[0]}]?" if matches else "Settings go in [server] or [share]."
-        lines.append(f"  {key!r} is not a table of Pairview's settings. {hint}")
-    noun = "table" if len(unknown) == 1 else "tables"
-    header = f"Unknown {noun} in configuration file {path}:"
-    raise ConfigError("\n".join([header, *lines]))
+        hint = f"Did you mean [{matches[0]}]?" if matches else f"Settings go in {everywhere}."
+        lines.append(f"{key!r} is not a table of Pairview's settings. {hint}")
+    raise _unknown_error("table", lines, f"configuration file {path}")
+
+
+def _unknown_error(kind: str, lines: list[str], place: str) -> ConfigError:
+    """Build the error for unknown keys or tables in `place`, one explanation a line."""
+    noun = kind if len(lines) == 1 else f"{kind}s"
+    return ConfigError("\n".join([f"Unknown {noun} in {place}:", *(f"  {line}" for line in lines)]))
 
 
 def _describe_unknown_key(settings_cls: type[BaseSettings], key: str) -> str:
