@@ -227,11 +227,11 @@ def _check_tables(document: dict[str, Any], path: Path) -> None:
     unknown = [key for key in document if key not in tables]
     if not unknown:
         return
-    everywhere = " or ".join(f"[{table}]" for table in tables)
+    choices = " or ".join(f"[{table}]" for table in tables)
     lines = []
     for key in unknown:
         matches = difflib.get_close_matches(key, tables, n=1)
-        hint = f"Did you mean [{matches[0]}]?" if matches else f"Settings go in {everywhere}."
+        hint = f"Did you mean [{matches[0]}]?" if matches else f"Settings go in {choices}."
         lines.append(f"{key!r} is not a table of Pairview's settings. {hint}")
     raise _unknown_error("table", lines, f"configuration file {path}")
 

@@ -20,7 +20,7 @@ from pairview.host.downloads import (
     safe_name,
 )
 
-# An unprivileged user id, that of the user nobody on most Linux distributions.
+# An unprivileged user id: "nobody" in /etc/passwd on Debian, which these tests run on.
 NOBODY = 65534
 
 

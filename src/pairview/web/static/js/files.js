@@ -277,7 +277,7 @@ class Transfer {
     setTimeout(() => this.channel.close(), CLOSE_DELAY_MS);
   }
 
-  /** Cancel, sending `reason` to the other side and showing it on this page; "" gives none. */
+  /** Cancel, sending `reason` to the other side and showing it on this page. An empty reason shows none. */
   cancel(reason) {
     if (this.finished) return;
     this.sendMessage(protocol.fileCancel(reason));
@@ -316,7 +316,7 @@ class OutgoingTransfer extends Transfer {
       this.wake();
     });
     channel.addEventListener("bufferedamountlow", () => this.wake());
-    // The other side shows who cancelled; a reason would only repeat it.
+    // The other side shows who cancelled, so a reason would only repeat it.
     view.button("Cancel", "cancel", () => this.cancel(""));
   }
 
@@ -426,7 +426,7 @@ class IncomingTransfer extends Transfer {
     view.setState("offered", `${senderName} sends you ${formatSize(offer.size)}.`);
     view.button("Accept", "accept", () => this.accept());
     view.button("Decline", "decline", () => {
-      // The sender's side shows who declined; a reason would only repeat it.
+      // The sender's side shows who declined, so a reason would only repeat it.
       this.sendMessage(protocol.fileDecline(""));
       this.finish("declined", "You declined the file.");
     });
